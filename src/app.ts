@@ -1,0 +1,136 @@
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Config } from './config.js';
+import { createMemoryBackend } from './infra/backend/memory.js';
+import { createRedisBackend } from './infra/backend/redis/index.js';
+import type { Backend } from './infra/backend/types.js';
+import { createLogger, type Logger } from './infra/logger.js';
+import { buildSchema } from './resolvers/index.js';
+import { Authenticator } from './server/auth.js';
+import { createErrorMapper } from './server/errors.js';
+import { createHttpServer } from './server/http.js';
+import { attachWebSocketServer } from './server/websocket.js';
+import { createYogaServer } from './server/yoga.js';
+import { ChatService } from './services/chat.js';
+import { GenerationService } from './services/generation.js';
+import { HealthService } from './services/health.js';
+import type { Services } from './services/index.js';
+import { createLlmProvider, type LlmProvider } from './services/llm/index.js';
+import { PersonaService } from './services/personas.js';
+import { StreamService } from './services/streams.js';
+
+const PERSONAS_DIR = fileURLToPath(new URL('../personas', import.meta.url));
+
+/** Parts a test may supply instead of the ones config would build. */
+export interface AppOverrides {
+  backend?: Backend;
+  llm?: LlmProvider;
+  log?: Logger;
+}
+
+export interface App {
+  readonly backend: Backend;
+  readonly services: Services;
+  /** Starts listening; resolves with the bound port (config.port 0 picks a free one). */
+  listen(): Promise<number>;
+  /** Drains as the contract says: refuse new work, end every open stream with a MessageEnd, close. */
+  close(): Promise<void>;
+}
+
+/** The composition root: every client, store and service is built here, once. */
+export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
+  const log = overrides.log ?? createLogger(config.logLevel);
+  const backend =
+    overrides.backend ??
+    (config.redisUrl
+      ? await createRedisBackend({
+          url: config.redisUrl,
+          streamLogTtlSeconds: config.streamLogTtlSeconds,
+        })
+      : createMemoryBackend({ streamLogTtlSeconds: config.streamLogTtlSeconds }));
+  const claimTtlMs = 60_000;
+  const personas = new PersonaService(PERSONAS_DIR);
+  const llm = overrides.llm ?? createLlmProvider(config.llm);
+  const generation = new GenerationService(
+    backend.store,
+    backend.streams,
+    backend.control,
+    llm,
+    personas,
+    { historyMessages: config.llm.historyMessages, claimTtlMs },
+    log.child({ component: 'generation' }),
+  );
+  await generation.start();
+  const streams = new StreamService(backend.store, backend.streams);
+  const chat = new ChatService(
+    backend.store,
+    backend.streams,
+    personas,
+    generation,
+    streams,
+    { maxMessageChars: config.maxMessageChars, maxTitleChars: 200, claimTtlMs, cancelWaitMs: 10_000 },
+    log.child({ component: 'chat' }),
+  );
+  const health = new HealthService(config.version, backend, llm);
+  const services: Services = { chat, streams, personas, health };
+
+  const authenticator = new Authenticator(config.apiKeys);
+  const errors = createErrorMapper(log);
+  const yoga = createYogaServer({
+    schema: buildSchema(),
+    services,
+    backend,
+    authenticator,
+    errors,
+    introspection: config.introspection,
+    log,
+  });
+  let draining = false;
+  const httpServer = createHttpServer({ yoga, health, isDraining: () => draining });
+  const webSockets = attachWebSocketServer({
+    httpServer,
+    yoga,
+    authenticator,
+    errors,
+    maxSubscriptionsPerSocket: config.maxSubscriptionsPerSocket,
+  });
+
+  return {
+    backend,
+    services,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(config.port, config.host, () => {
+          const { port } = httpServer.address() as AddressInfo;
+          log.info(
+            { port, host: config.host, backend: backend.kind, llm: llm.describe },
+            'parley listening',
+          );
+          if (authenticator.anonymousMode) {
+            log.warn('no API_KEYS configured: every caller is the anonymous principal (development only)');
+          }
+          resolve(port);
+        });
+      }),
+    close: async () => {
+      if (draining) return;
+      draining = true;
+      log.info('draining');
+      chat.stopAccepting();
+      await generation.shutdown();
+      await streams.close(config.shutdownGraceMs);
+      await webSockets.close();
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => httpServer.closeAllConnections(), config.shutdownGraceMs);
+        httpServer.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        httpServer.closeIdleConnections();
+      });
+      await backend.close();
+      log.info('closed');
+    },
+  };
+}

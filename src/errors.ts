@@ -1,0 +1,55 @@
+/**
+ * The domain's error family. Services throw these; the server maps each to a GraphQLError
+ * carrying the contract's `extensions.code` in one place (server/errors.ts).
+ */
+export const ERROR_CODES = [
+  'BAD_USER_INPUT',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'RATE_LIMITED',
+  'COST_LIMIT_EXCEEDED',
+  'UPSTREAM_UNAVAILABLE',
+  'INTERNAL_SERVER_ERROR',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export abstract class AppError extends Error {
+  abstract readonly code: ErrorCode;
+  /** Extra, client-safe fields for `extensions`. */
+  readonly details: Record<string, unknown>;
+
+  constructor(message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.details = details;
+  }
+}
+
+export class BadInput extends AppError {
+  readonly code = 'BAD_USER_INPUT';
+}
+
+export class Unauthenticated extends AppError {
+  readonly code = 'UNAUTHENTICATED';
+}
+
+export class Forbidden extends AppError {
+  readonly code = 'FORBIDDEN';
+}
+
+export class NotFound extends AppError {
+  readonly code = 'NOT_FOUND';
+
+  constructor(what: string, id: string) {
+    super(`${what} "${id}" was not found.`);
+  }
+}
+
+export class Unavailable extends AppError {
+  readonly code = 'UPSTREAM_UNAVAILABLE';
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

@@ -1,0 +1,207 @@
+import type { MessageRecord, SessionRecord, StreamEvent } from '../../model.js';
+import type {
+  Backend,
+  ControlBus,
+  MessagePageRequest,
+  SessionListEntry,
+  Store,
+  StreamLog,
+  Unwatch,
+} from './types.js';
+
+/** The embedded backend: one process, no dependencies. Records are copied in and out. */
+
+const copy = <T>(record: T): T => structuredClone(record);
+
+class MemoryStore implements Store {
+  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly sessionKeys = new Map<string, number>();
+  private readonly sessionsByPrincipal = new Map<string, SessionListEntry[]>();
+  private readonly messages = new Map<string, MessageRecord>();
+  private readonly messageIdsBySession = new Map<string, string[]>();
+  private readonly claims = new Map<string, { holder: string; expiresAt: number }>();
+  private nextSessionKey = 1;
+
+  async createSession(session: SessionRecord): Promise<void> {
+    const key = this.nextSessionKey++;
+    this.sessions.set(session.id, copy(session));
+    this.sessionKeys.set(session.id, key);
+    this.messageIdsBySession.set(session.id, []);
+    const list = this.sessionsByPrincipal.get(session.principal) ?? [];
+    list.push({ id: session.id, key });
+    this.sessionsByPrincipal.set(session.principal, list);
+  }
+
+  async saveSession(session: SessionRecord): Promise<void> {
+    if (this.sessions.has(session.id)) this.sessions.set(session.id, copy(session));
+  }
+
+  async getSessions(ids: readonly string[]): Promise<(SessionRecord | null)[]> {
+    return ids.map((id) => {
+      const session = this.sessions.get(id);
+      return session ? copy(session) : null;
+    });
+  }
+
+  async listSessions(
+    principal: string,
+    page: { beforeKey: number | undefined; limit: number },
+  ): Promise<SessionListEntry[]> {
+    const list = this.sessionsByPrincipal.get(principal) ?? [];
+    const result: SessionListEntry[] = [];
+    for (let index = list.length - 1; index >= 0 && result.length < page.limit; index--) {
+      const entry = list[index]!;
+      if (page.beforeKey === undefined || entry.key < page.beforeKey) result.push({ ...entry });
+    }
+    return result;
+  }
+
+  async deleteSession(sessionId: string): Promise<string[]> {
+    const session = this.sessions.get(sessionId);
+    if (!session) return [];
+    const messageIds = this.messageIdsBySession.get(sessionId) ?? [];
+    for (const id of messageIds) this.messages.delete(id);
+    this.messageIdsBySession.delete(sessionId);
+    this.sessions.delete(sessionId);
+    this.sessionKeys.delete(sessionId);
+    this.claims.delete(sessionId);
+    const list = this.sessionsByPrincipal.get(session.principal) ?? [];
+    this.sessionsByPrincipal.set(
+      session.principal,
+      list.filter((entry) => entry.id !== sessionId),
+    );
+    return [...messageIds];
+  }
+
+  async addMessage(message: MessageRecord): Promise<void> {
+    this.messages.set(message.id, copy(message));
+    const ids = this.messageIdsBySession.get(message.sessionId);
+    if (ids) ids.push(message.id);
+    else this.messageIdsBySession.set(message.sessionId, [message.id]);
+  }
+
+  async saveMessage(message: MessageRecord): Promise<void> {
+    if (this.messages.has(message.id)) this.messages.set(message.id, copy(message));
+  }
+
+  async getMessages(ids: readonly string[]): Promise<(MessageRecord | null)[]> {
+    return ids.map((id) => {
+      const message = this.messages.get(id);
+      return message ? copy(message) : null;
+    });
+  }
+
+  async countMessages(sessionIds: readonly string[]): Promise<number[]> {
+    return sessionIds.map((id) => this.messageIdsBySession.get(id)?.length ?? 0);
+  }
+
+  async listMessageIds(pages: readonly MessagePageRequest[]): Promise<string[][]> {
+    return pages.map(({ sessionId, offset, limit }) =>
+      (this.messageIdsBySession.get(sessionId) ?? []).slice(offset, offset + limit),
+    );
+  }
+
+  async claimSession(sessionId: string, holder: string, ttlMs: number): Promise<string | null> {
+    const current = this.claims.get(sessionId);
+    if (current && current.holder !== holder && current.expiresAt > Date.now()) {
+      return current.holder;
+    }
+    this.claims.set(sessionId, { holder, expiresAt: Date.now() + ttlMs });
+    return null;
+  }
+
+  async releaseSession(sessionId: string, holder: string): Promise<void> {
+    if (this.claims.get(sessionId)?.holder === holder) this.claims.delete(sessionId);
+  }
+}
+
+class MemoryStreamLog implements StreamLog {
+  private readonly logs = new Map<string, StreamEvent[]>();
+  private readonly watchers = new Map<string, Set<(event: StreamEvent) => void>>();
+  private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+
+  constructor(private readonly ttlSeconds: number) {}
+
+  async append(messageId: string, events: readonly StreamEvent[]): Promise<void> {
+    const log = this.logs.get(messageId) ?? [];
+    for (const event of events) {
+      const lastSeq = log.at(-1)?.seq ?? 0;
+      if (event.seq !== lastSeq + 1) {
+        throw new Error(`stream log for ${messageId} expected seq ${lastSeq + 1}, got ${event.seq}`);
+      }
+      log.push(copy(event));
+    }
+    this.logs.set(messageId, log);
+    this.scheduleExpiry(messageId);
+    for (const event of events) {
+      for (const watcher of this.watchers.get(messageId) ?? []) watcher(copy(event));
+    }
+  }
+
+  async read(messageId: string, afterSeq: number, limit: number): Promise<StreamEvent[]> {
+    const log = this.logs.get(messageId) ?? [];
+    // seq n sits at index n - 1, so the slice starts right after `afterSeq`.
+    return log.slice(afterSeq, afterSeq + limit).map(copy);
+  }
+
+  async watch(messageId: string, onEvent: (event: StreamEvent) => void): Promise<Unwatch> {
+    const set = this.watchers.get(messageId) ?? new Set();
+    set.add(onEvent);
+    this.watchers.set(messageId, set);
+    return async () => {
+      set.delete(onEvent);
+      if (set.size === 0) this.watchers.delete(messageId);
+    };
+  }
+
+  async remove(messageIds: readonly string[]): Promise<void> {
+    for (const id of messageIds) {
+      this.logs.delete(id);
+      clearTimeout(this.expiryTimers.get(id));
+      this.expiryTimers.delete(id);
+    }
+  }
+
+  close(): void {
+    for (const timer of this.expiryTimers.values()) clearTimeout(timer);
+    this.expiryTimers.clear();
+  }
+
+  /** Same lifetime rule as the Redis log: the TTL restarts at every append. */
+  private scheduleExpiry(messageId: string): void {
+    clearTimeout(this.expiryTimers.get(messageId));
+    const timer = setTimeout(() => {
+      this.logs.delete(messageId);
+      this.expiryTimers.delete(messageId);
+    }, this.ttlSeconds * 1000);
+    timer.unref();
+    this.expiryTimers.set(messageId, timer);
+  }
+}
+
+class MemoryControlBus implements ControlBus {
+  private readonly handlers = new Set<(messageId: string) => void>();
+
+  async publishCancel(messageId: string): Promise<void> {
+    for (const handler of this.handlers) handler(messageId);
+  }
+
+  async onCancel(handler: (messageId: string) => void): Promise<Unwatch> {
+    this.handlers.add(handler);
+    return async () => {
+      this.handlers.delete(handler);
+    };
+  }
+}
+
+export function createMemoryBackend(options: { streamLogTtlSeconds: number }): Backend {
+  const streams = new MemoryStreamLog(options.streamLogTtlSeconds);
+  return {
+    kind: 'memory',
+    store: new MemoryStore(),
+    streams,
+    control: new MemoryControlBus(),
+    ping: async () => {},
+    close: async () => streams.close(),
+  };
+}

@@ -1,0 +1,173 @@
+import type { Redis } from 'ioredis';
+import type { MessageRecord, SessionRecord } from '../../../model.js';
+import type { MessagePageRequest, SessionListEntry, Store } from '../types.js';
+import { guarded } from './connection.js';
+import type { RedisKeys } from './keys.js';
+
+const CLAIM_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if (not current) or current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return false
+end
+return current`;
+
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+function parseAll<T>(values: readonly (string | null)[]): (T | null)[] {
+  return values.map((value) => (value === null ? null : (JSON.parse(value) as T)));
+}
+
+/** Pipeline results are [error, value] pairs; any error fails the whole read. */
+function pipelineValues(results: [Error | null, unknown][] | null): unknown[] {
+  if (!results) throw new Error('pipeline aborted');
+  return results.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}
+
+export class RedisStore implements Store {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  createSession(session: SessionRecord): Promise<void> {
+    return guarded(async () => {
+      const order = await this.redis.incr(this.keys.sessionOrder);
+      await this.redis
+        .multi()
+        .set(this.keys.session(session.id), JSON.stringify(session))
+        .zadd(this.keys.principalSessions(session.principal), order, session.id)
+        .exec();
+    });
+  }
+
+  saveSession(session: SessionRecord): Promise<void> {
+    return guarded(async () => {
+      await this.redis.set(this.keys.session(session.id), JSON.stringify(session), 'XX');
+    });
+  }
+
+  getSessions(ids: readonly string[]): Promise<(SessionRecord | null)[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return guarded(async () =>
+      parseAll<SessionRecord>(await this.redis.mget(ids.map((id) => this.keys.session(id)))),
+    );
+  }
+
+  listSessions(
+    principal: string,
+    page: { beforeKey: number | undefined; limit: number },
+  ): Promise<SessionListEntry[]> {
+    return guarded(async () => {
+      const max = page.beforeKey === undefined ? '+inf' : `(${page.beforeKey}`;
+      const flat = await this.redis.zrevrangebyscore(
+        this.keys.principalSessions(principal),
+        max,
+        '-inf',
+        'WITHSCORES',
+        'LIMIT',
+        0,
+        page.limit,
+      );
+      const entries: SessionListEntry[] = [];
+      for (let index = 0; index < flat.length; index += 2) {
+        entries.push({ id: flat[index]!, key: Number(flat[index + 1]) });
+      }
+      return entries;
+    });
+  }
+
+  deleteSession(sessionId: string): Promise<string[]> {
+    return guarded(async () => {
+      const [sessionJson, messageIds] = pipelineValues(
+        await this.redis
+          .pipeline()
+          .get(this.keys.session(sessionId))
+          .lrange(this.keys.sessionMessages(sessionId), 0, -1)
+          .exec(),
+      ) as [string | null, string[]];
+      if (sessionJson === null) return [];
+      const session = JSON.parse(sessionJson) as SessionRecord;
+      await this.redis
+        .multi()
+        .del(
+          this.keys.session(sessionId),
+          this.keys.sessionMessages(sessionId),
+          this.keys.sessionClaim(sessionId),
+          ...messageIds.map((id) => this.keys.message(id)),
+        )
+        .zrem(this.keys.principalSessions(session.principal), sessionId)
+        .exec();
+      return messageIds;
+    });
+  }
+
+  addMessage(message: MessageRecord): Promise<void> {
+    return guarded(async () => {
+      await this.redis
+        .multi()
+        .set(this.keys.message(message.id), JSON.stringify(message))
+        .rpush(this.keys.sessionMessages(message.sessionId), message.id)
+        .exec();
+    });
+  }
+
+  saveMessage(message: MessageRecord): Promise<void> {
+    return guarded(async () => {
+      await this.redis.set(this.keys.message(message.id), JSON.stringify(message), 'XX');
+    });
+  }
+
+  getMessages(ids: readonly string[]): Promise<(MessageRecord | null)[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return guarded(async () =>
+      parseAll<MessageRecord>(await this.redis.mget(ids.map((id) => this.keys.message(id)))),
+    );
+  }
+
+  countMessages(sessionIds: readonly string[]): Promise<number[]> {
+    if (sessionIds.length === 0) return Promise.resolve([]);
+    return guarded(async () => {
+      const pipeline = this.redis.pipeline();
+      for (const id of sessionIds) pipeline.llen(this.keys.sessionMessages(id));
+      return pipelineValues(await pipeline.exec()) as number[];
+    });
+  }
+
+  listMessageIds(pages: readonly MessagePageRequest[]): Promise<string[][]> {
+    if (pages.length === 0) return Promise.resolve([]);
+    return guarded(async () => {
+      const pipeline = this.redis.pipeline();
+      for (const { sessionId, offset, limit } of pages) {
+        if (limit <= 0) pipeline.echo('empty');
+        else pipeline.lrange(this.keys.sessionMessages(sessionId), offset, offset + limit - 1);
+      }
+      const values = pipelineValues(await pipeline.exec());
+      return values.map((value) => (Array.isArray(value) ? (value as string[]) : []));
+    });
+  }
+
+  claimSession(sessionId: string, holder: string, ttlMs: number): Promise<string | null> {
+    return guarded(async () => {
+      const current = await this.redis.eval(
+        CLAIM_SCRIPT,
+        1,
+        this.keys.sessionClaim(sessionId),
+        holder,
+        ttlMs,
+      );
+      return typeof current === 'string' ? current : null;
+    });
+  }
+
+  releaseSession(sessionId: string, holder: string): Promise<void> {
+    return guarded(async () => {
+      await this.redis.eval(RELEASE_SCRIPT, 1, this.keys.sessionClaim(sessionId), holder);
+    });
+  }
+}

@@ -1,0 +1,77 @@
+import type { RedisPubSub } from 'graphql-redis-subscriptions';
+import type { Redis } from 'ioredis';
+import type { StreamEvent } from '../../../model.js';
+import type { StreamLog, Unwatch } from '../types.js';
+import { guarded } from './connection.js';
+import type { RedisKeys } from './keys.js';
+
+/**
+ * Appends and announces in one atomic script: the log entry always exists before its
+ * announcement, and an entry with a stale seq aborts before anything is published.
+ * KEYS[1] = log, ARGV = ttl, channel, then (seq, json) pairs.
+ */
+const APPEND_SCRIPT = `
+for i = 3, #ARGV, 2 do
+  redis.call('XADD', KEYS[1], ARGV[i] .. '-0', 'e', ARGV[i + 1])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+for i = 3, #ARGV, 2 do
+  redis.call('PUBLISH', ARGV[2], ARGV[i + 1])
+end
+return #ARGV`;
+
+type StreamEntries = [id: string, fields: string[]][];
+
+export class RedisStreamLog implements StreamLog {
+  constructor(
+    private readonly redis: Redis,
+    private readonly pubsub: RedisPubSub,
+    private readonly keys: RedisKeys,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  append(messageId: string, events: readonly StreamEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    const pairs = events.flatMap((event) => [String(event.seq), JSON.stringify(event)]);
+    return guarded(async () => {
+      await this.redis.eval(
+        APPEND_SCRIPT,
+        1,
+        this.keys.eventLog(messageId),
+        this.ttlSeconds,
+        this.keys.eventChannel(messageId),
+        ...pairs,
+      );
+    });
+  }
+
+  read(messageId: string, afterSeq: number, limit: number): Promise<StreamEvent[]> {
+    return guarded(async () => {
+      const entries = (await this.redis.xrange(
+        this.keys.eventLog(messageId),
+        `${afterSeq + 1}-0`,
+        '+',
+        'COUNT',
+        limit,
+      )) as StreamEntries;
+      return entries.map(([, fields]) => JSON.parse(fields[1] ?? 'null') as StreamEvent);
+    });
+  }
+
+  watch(messageId: string, onEvent: (event: StreamEvent) => void): Promise<Unwatch> {
+    return guarded(async () => {
+      const subscriptionId = await this.pubsub.subscribe<StreamEvent>(
+        this.keys.eventChannel(messageId),
+        onEvent,
+      );
+      return async () => this.pubsub.unsubscribe(subscriptionId);
+    });
+  }
+
+  remove(messageIds: readonly string[]): Promise<void> {
+    if (messageIds.length === 0) return Promise.resolve();
+    return guarded(async () => {
+      await this.redis.del(...messageIds.map((id) => this.keys.eventLog(id)));
+    });
+  }
+}

@@ -1,0 +1,73 @@
+import type { MessageRecord, SessionRecord, StreamEvent } from '../../model.js';
+
+/**
+ * The ports every backend implements. `memory` serves one process; `redis` lets any number of
+ * instances share sessions, messages and streams. Both pass the same contract tests.
+ */
+
+export interface SessionListEntry {
+  id: string;
+  /** Position in the principal's list, newest first; a page continues strictly below it. */
+  key: number;
+}
+
+export interface MessagePageRequest {
+  sessionId: string;
+  offset: number;
+  limit: number;
+}
+
+export interface Store {
+  createSession(session: SessionRecord): Promise<void>;
+  saveSession(session: SessionRecord): Promise<void>;
+  getSessions(ids: readonly string[]): Promise<(SessionRecord | null)[]>;
+  listSessions(
+    principal: string,
+    page: { beforeKey: number | undefined; limit: number },
+  ): Promise<SessionListEntry[]>;
+  /** Removes the session and its messages; returns the removed message ids. */
+  deleteSession(sessionId: string): Promise<string[]>;
+
+  /** Stores a new message at the end of its session. */
+  addMessage(message: MessageRecord): Promise<void>;
+  saveMessage(message: MessageRecord): Promise<void>;
+  getMessages(ids: readonly string[]): Promise<(MessageRecord | null)[]>;
+  countMessages(sessionIds: readonly string[]): Promise<number[]>;
+  /** One page of message ids per request, oldest first; all requests in one round trip. */
+  listMessageIds(pages: readonly MessagePageRequest[]): Promise<string[][]>;
+
+  /**
+   * Marks `holder` as the one generation running in a session, for `ttlMs`. Returns null when
+   * claimed, or the id of the generation that already holds it.
+   */
+  claimSession(sessionId: string, holder: string, ttlMs: number): Promise<string | null>;
+  releaseSession(sessionId: string, holder: string): Promise<void>;
+}
+
+export interface StreamLog {
+  /** Appends events to a message's log, then announces them to watchers (in that order). */
+  append(messageId: string, events: readonly StreamEvent[]): Promise<void>;
+  /** Events with seq > afterSeq, in order, at most `limit`. */
+  read(messageId: string, afterSeq: number, limit: number): Promise<StreamEvent[]>;
+  /** Live announcements; at most once, so readers treat them as a hint and the log as truth. */
+  watch(messageId: string, onEvent: (event: StreamEvent) => void): Promise<Unwatch>;
+  remove(messageIds: readonly string[]): Promise<void>;
+}
+
+export type Unwatch = () => Promise<void>;
+
+/** Instance-to-instance signals: a cancel reaches whichever instance runs the generation. */
+export interface ControlBus {
+  publishCancel(messageId: string): Promise<void>;
+  onCancel(handler: (messageId: string) => void): Promise<Unwatch>;
+}
+
+export interface Backend {
+  readonly kind: 'memory' | 'redis';
+  readonly store: Store;
+  readonly streams: StreamLog;
+  readonly control: ControlBus;
+  /** Resolves when the backend answers; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,44 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * Structured JSON logs. Credentials are redacted wherever they appear; message content is never
+ * logged at info level (callers log ids and sizes, not text).
+ */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'parley' },
+      redact: {
+        paths: [
+          'authorization',
+          'apiKey',
+          '*.authorization',
+          '*.apiKey',
+          'headers.authorization',
+          'headers["x-api-key"]',
+          'req.headers.authorization',
+          'req.headers["x-api-key"]',
+        ],
+        censor: '[redacted]',
+      },
+      serializers: { err: serializeError },
+    },
+    destination,
+  );
+}
+
+/** Type, code and a bounded message: no stack trace and no upstream body reaches a log line. */
+function serializeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { type: typeof error };
+  const { code, status } = error as { code?: unknown; status?: unknown };
+  return {
+    type: error.name,
+    message: error.message.slice(0, 200),
+    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+    ...(typeof status === 'number' ? { status } : {}),
+    ...(error.cause instanceof Error ? { cause: serializeError(error.cause) } : {}),
+  };
+}

@@ -1,0 +1,80 @@
+/** Records shared by every layer: plain data, no behaviour. */
+
+export type Role = 'USER' | 'ASSISTANT' | 'SYSTEM';
+
+export type MessageStatus =
+  | 'PENDING'
+  | 'STREAMING'
+  | 'COMPLETED'
+  | 'FAILED'
+  | 'CANCELLED'
+  | 'INTERRUPTED';
+
+export const FINAL_STATUSES: ReadonlySet<MessageStatus> = new Set([
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'INTERRUPTED',
+]);
+
+export interface Principal {
+  id: string;
+  scopes: readonly string[];
+  anonymous: boolean;
+}
+
+export interface SessionRecord {
+  id: string;
+  principal: string;
+  title: string | null;
+  persona: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface MessageError {
+  code: string;
+  message: string;
+}
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface MessageRecord {
+  id: string;
+  sessionId: string;
+  principal: string;
+  role: Role;
+  /** For a STREAMING message this is empty: the text so far lives in its event log. */
+  content: string;
+  status: MessageStatus;
+  error: MessageError | null;
+  model: string | null;
+  usage: TokenUsage | null;
+  createdAt: string;
+  completedAt: string | null;
+}
+
+export interface DeltaEvent {
+  type: 'delta';
+  messageId: string;
+  seq: number;
+  text: string;
+  /** Epoch ms when the event was appended; lets benchmarks measure delivery latency. */
+  at: number;
+}
+
+export interface EndEvent {
+  type: 'end';
+  messageId: string;
+  seq: number;
+  status: MessageStatus;
+  at: number;
+}
+
+/** One entry of a message's event log. `seq` starts at 1 and has no gaps. */
+export type StreamEvent = DeltaEvent | EndEvent;
+
+export type SessionPageKey = number;

@@ -1,0 +1,81 @@
+import { builder } from '../schema/builder.js';
+import { CreateSessionInput, SendMessageInput, SendMessagePayloadRef } from '../schema/chat-inputs.js';
+import { assertPageSize, decodeKeyCursor, encodeKeyCursor } from '../schema/pagination.js';
+import { MessageRef, SessionRef } from '../schema/refs.js';
+import { SessionConnectionRef } from '../schema/session.js';
+
+export const DEFAULT_SESSION_PAGE = 20;
+
+builder.queryFields((t) => ({
+  session: t.field({
+    type: SessionRef,
+    nullable: true,
+    authScopes: { chat: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, context) => context.services.chat.ownedSession(context.loaders, id),
+  }),
+  sessions: t.field({
+    type: SessionConnectionRef,
+    description: `The caller's sessions, newest first; ${DEFAULT_SESSION_PAGE} per page unless \`first\` says otherwise (at most 100).`,
+    authScopes: { chat: true },
+    args: { first: t.arg.int(), after: t.arg.string() },
+    resolve: async (_root, args, { services, principal, loaders }) => {
+      assertPageSize(args);
+      const first = args.first ?? DEFAULT_SESSION_PAGE;
+      const entries = await services.chat.listSessionEntries(principal, {
+        beforeKey: args.after ? decodeKeyCursor(args.after) : undefined,
+        limit: first + 1,
+      });
+      const page = entries.slice(0, first);
+      const sessions = await loaders.session.loadMany(page.map((entry) => entry.id));
+      const edges = page.flatMap((entry, index) => {
+        const session = sessions[index];
+        return session && !(session instanceof Error)
+          ? [{ cursor: encodeKeyCursor(entry.key), node: session }]
+          : [];
+      });
+      return {
+        edges,
+        pageInfo: {
+          hasNextPage: entries.length > first,
+          hasPreviousPage: Boolean(args.after),
+          startCursor: edges[0]?.cursor ?? null,
+          endCursor: edges.at(-1)?.cursor ?? null,
+        },
+      };
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createSession: t.field({
+    type: SessionRef,
+    authScopes: { chat: true },
+    args: { input: t.arg({ type: CreateSessionInput, required: true }) },
+    resolve: (_root, { input }, context) =>
+      context.services.chat.createSession(context.principal, input),
+  }),
+  deleteSession: t.boolean({
+    description: 'Deletes the session and its messages; a streaming answer is cancelled first.',
+    authScopes: { chat: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, context) => context.services.chat.deleteSession(context.loaders, id),
+  }),
+  sendMessage: t.field({
+    type: SendMessagePayloadRef,
+    description:
+      'Stores the user message and starts the answer. While the previous answer in the session ' +
+      'still streams, this fails with BAD_USER_INPUT (extensions.reason SESSION_BUSY).',
+    authScopes: { chat: true },
+    args: { input: t.arg({ type: SendMessageInput, required: true }) },
+    resolve: (_root, { input }, context) =>
+      context.services.chat.sendMessage(context.loaders, context.principal, input),
+  }),
+  cancelMessage: t.field({
+    type: MessageRef,
+    description: 'Ends a streaming answer as CANCELLED, keeping its partial text.',
+    authScopes: { chat: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, context) => context.services.chat.cancelMessage(context.loaders, id),
+  }),
+}));

@@ -1,0 +1,19 @@
+import type { GraphQLSchema } from 'graphql';
+import { builder } from '../schema/builder.js';
+import '../schema/message.js';
+import '../schema/session.js';
+import './chat.js';
+import './streams.js';
+import './system.js';
+
+builder.queryType({});
+builder.mutationType({});
+builder.subscriptionType({});
+
+let schema: GraphQLSchema | undefined;
+
+/** The executable schema; built once, since the builder holds types, not state. */
+export function buildSchema(): GraphQLSchema {
+  schema ??= builder.toSchema({ sortSchema: true });
+  return schema;
+}

@@ -1,0 +1,20 @@
+import { builder } from '../schema/builder.js';
+import { MessageStreamEventRef } from '../schema/stream-event.js';
+import type { StreamEvent } from '../model.js';
+
+builder.subscriptionFields((t) => ({
+  messageStream: t.field({
+    type: MessageStreamEventRef,
+    description:
+      'Every event of one assistant message, from the start or from after `after`, then live, ' +
+      'ending with exactly one MessageEnd.',
+    authScopes: { chat: true },
+    args: {
+      messageId: t.arg.id({ required: true }),
+      after: t.arg.string({ description: 'A cursor from an earlier event: resume after it.' }),
+    },
+    subscribe: (_root, { messageId, after }, context) =>
+      context.services.streams.open(context.principal, messageId, after),
+    resolve: (event: StreamEvent) => event,
+  }),
+}));

@@ -1,0 +1,19 @@
+import { builder } from '../schema/builder.js';
+import { HealthRef } from '../schema/health.js';
+import { PersonaRef } from '../schema/persona.js';
+import { ViewerRef } from '../schema/viewer.js';
+
+builder.queryFields((t) => ({
+  health: t.field({
+    type: HealthRef,
+    resolve: (_root, _args, context) => context.services.health.report(),
+  }),
+  personas: t.field({
+    type: [PersonaRef],
+    resolve: (_root, _args, context) => context.services.personas.list(),
+  }),
+  viewer: t.field({
+    type: ViewerRef,
+    resolve: (_root, _args, context) => context.principal,
+  }),
+}));

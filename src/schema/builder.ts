@@ -1,0 +1,59 @@
+import SchemaBuilder from '@pothos/core';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { Forbidden, NotFound } from '../errors.js';
+import type { Logger } from '../infra/logger.js';
+import type { Principal } from '../model.js';
+import type { Services } from '../services/index.js';
+import type { Loaders } from '../services/loaders.js';
+
+/** Per operation: who asks, per-request loaders, the services, and a logger carrying the request id. */
+export interface Context {
+  principal: Principal;
+  loaders: Loaders;
+  services: Services;
+  log: Logger;
+  requestId: string;
+}
+
+const ID_PREFIXES: Record<string, string> = { ses: 'Session', msg: 'Message', doc: 'Document' };
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  AuthScopes: { chat: boolean; rag: boolean; admin: boolean };
+  DefaultFieldNullability: false;
+  Scalars: {
+    ID: { Input: string; Output: string };
+    DateTime: { Input: Date; Output: Date | string };
+    JSON: { Input: unknown; Output: unknown };
+  };
+}>({
+  plugins: [ScopeAuthPlugin, RelayPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    authScopes: (context) => ({
+      chat: context.principal.scopes.includes('chat'),
+      rag: context.principal.scopes.includes('rag'),
+      admin: context.principal.scopes.includes('admin'),
+    }),
+    unauthorizedError: (_parent, _context, info) =>
+      new Forbidden(`Your API key has no scope for "${info.fieldName}".`),
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    nodesQueryOptions: false,
+    // Ids are already global ("ses_…", "msg_…"): the prefix names the type.
+    encodeGlobalID: (_typename, id) => String(id),
+    decodeGlobalID: (globalID) => {
+      const typename = ID_PREFIXES[globalID.split('_', 1)[0] ?? ''];
+      if (!typename) throw new NotFound('Node', globalID);
+      return { typename, id: globalID };
+    },
+  },
+});
+
+builder.addScalarType('DateTime', DateTimeResolver);
+builder.addScalarType('JSON', JSONResolver);

@@ -1,0 +1,57 @@
+import type { MessageError, MessageRecord, TokenUsage } from '../model.js';
+import { builder } from './builder.js';
+import { RetrievedChunkRef } from './rag.js';
+import { MessageRef, SessionRef } from './refs.js';
+
+export const RoleEnum = builder.enumType('Role', { values: ['USER', 'ASSISTANT', 'SYSTEM'] as const });
+
+export const MessageStatusEnum = builder.enumType('MessageStatus', {
+  values: ['PENDING', 'STREAMING', 'COMPLETED', 'FAILED', 'CANCELLED', 'INTERRUPTED'] as const,
+});
+
+const MessageErrorRef = builder.objectRef<MessageError>('MessageError').implement({
+  description: 'Why an answer ended FAILED or INTERRUPTED.',
+  fields: (t) => ({
+    code: t.exposeString('code'),
+    message: t.exposeString('message'),
+  }),
+});
+
+const TokenUsageRef = builder.objectRef<TokenUsage>('TokenUsage').implement({
+  fields: (t) => ({
+    promptTokens: t.exposeInt('promptTokens'),
+    completionTokens: t.exposeInt('completionTokens'),
+  }),
+});
+
+const isLive = (message: MessageRecord) =>
+  message.status === 'STREAMING' || message.status === 'PENDING';
+
+builder.node(MessageRef, {
+  id: { resolve: (message) => message.id },
+  loadOne: (id, context) => context.services.chat.ownedMessage(context.loaders, id),
+  fields: (t) => ({
+    session: t.field({
+      type: SessionRef,
+      resolve: (message, _args, context) =>
+        context.services.chat.ownedSession(context.loaders, message.sessionId),
+    }),
+    role: t.expose('role', { type: RoleEnum }),
+    content: t.string({
+      description: 'For a STREAMING message: the text so far.',
+      resolve: (message, _args, { loaders }) =>
+        isLive(message) ? loaders.liveContent.load(message.id) : message.content,
+    }),
+    status: t.expose('status', { type: MessageStatusEnum }),
+    error: t.expose('error', { type: MessageErrorRef, nullable: true }),
+    model: t.exposeString('model', { nullable: true, description: 'Which model answered.' }),
+    usage: t.expose('usage', { type: TokenUsageRef, nullable: true }),
+    sources: t.field({
+      type: [RetrievedChunkRef],
+      description: 'Chunks that grounded the answer (empty without RAG).',
+      resolve: () => [],
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
+  }),
+});

@@ -1,0 +1,11 @@
+import type { Persona } from '../services/personas.js';
+import { builder } from './builder.js';
+
+export const PersonaRef = builder.objectRef<Persona>('Persona').implement({
+  description: 'A system prompt the assistant answers with; chosen per session.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description'),
+  }),
+});

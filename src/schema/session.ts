@@ -1,0 +1,54 @@
+import { resolveOffsetConnection } from '@pothos/plugin-relay';
+import type { MessageRecord } from '../model.js';
+import { builder } from './builder.js';
+import { asUserInput, assertPageSize } from './pagination.js';
+import { PersonaRef } from './persona.js';
+import { MessageRef, SessionRef } from './refs.js';
+
+export const DEFAULT_MESSAGE_PAGE = 50;
+
+builder.node(SessionRef, {
+  description: 'A conversation with one persona; owned by the principal that created it.',
+  id: { resolve: (session) => session.id },
+  loadOne: (id, context) => context.services.chat.ownedSession(context.loaders, id),
+  fields: (t) => ({
+    title: t.exposeString('title', { nullable: true }),
+    persona: t.field({
+      type: PersonaRef,
+      resolve: (session, _args, context) =>
+        context.services.personas.find(session.persona) ??
+        context.services.personas.resolve(undefined),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    messages: t.connection(
+      {
+        type: MessageRef,
+        description: `Oldest first; ${DEFAULT_MESSAGE_PAGE} per page unless first/last say otherwise (at most 100).`,
+        resolve: (session, args, { loaders }) =>
+          asUserInput(async () => {
+            assertPageSize(args);
+            const totalCount = await loaders.messageCount.load(session.id);
+            return resolveOffsetConnection(
+              { args, defaultSize: DEFAULT_MESSAGE_PAGE, maxSize: 100, totalCount },
+              async ({ offset, limit }) => {
+                const ids = await loaders.messagePage.load({ sessionId: session.id, offset, limit });
+                const messages = await loaders.message.loadMany(ids);
+                return messages.filter(
+                  (message): message is MessageRecord =>
+                    message !== null && !(message instanceof Error),
+                );
+              },
+            );
+          }),
+      },
+      { name: 'MessageConnection' },
+      { name: 'MessageEdge' },
+    ),
+  }),
+});
+
+export const SessionConnectionRef = builder.connectionObject(
+  { type: SessionRef, name: 'SessionConnection' },
+  { name: 'SessionEdge' },
+);

@@ -1,0 +1,42 @@
+import type { DeltaEvent, EndEvent, StreamEvent } from '../model.js';
+import { cursorOf } from '../services/streams.js';
+import { builder } from './builder.js';
+import { MessageRef } from './refs.js';
+
+const MessageDeltaRef = builder.objectRef<DeltaEvent>('MessageDelta').implement({
+  description: 'A piece of an answer. Concatenated in seq order, the texts equal the final content.',
+  fields: (t) => ({
+    messageId: t.exposeID('messageId'),
+    seq: t.exposeInt('seq'),
+    cursor: t.string({ resolve: (event) => cursorOf(event.seq) }),
+    text: t.exposeString('text'),
+    at: t.field({
+      type: 'DateTime',
+      description: 'When the server stored the delta.',
+      resolve: (event) => new Date(event.at),
+    }),
+  }),
+});
+
+const MessageEndRef = builder.objectRef<EndEvent>('MessageEnd').implement({
+  description:
+    'The last event of every stream. message.status says how it ended; STREAMING means this ' +
+    'server is shutting down while another instance still generates: resume with `after: cursor`.',
+  fields: (t) => ({
+    messageId: t.exposeID('messageId'),
+    cursor: t.string({ resolve: (event) => cursorOf(event.seq) }),
+    message: t.field({
+      type: MessageRef,
+      // A subscription keeps one context for all its events: read the final state fresh.
+      resolve: (event, _args, context) => {
+        context.loaders.message.clear(event.messageId);
+        return context.services.chat.ownedMessage(context.loaders, event.messageId);
+      },
+    }),
+  }),
+});
+
+export const MessageStreamEventRef = builder.unionType('MessageStreamEvent', {
+  types: [MessageDeltaRef, MessageEndRef],
+  resolveType: (event: StreamEvent) => (event.type === 'delta' ? MessageDeltaRef : MessageEndRef),
+});

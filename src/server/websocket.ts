@@ -1,0 +1,99 @@
+import type { Server } from 'node:http';
+import { type ExecutionArgs, GraphQLError } from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { isAppError } from '../errors.js';
+import type { Principal } from '../model.js';
+import { type Authenticator, credentialFromConnectionParams } from './auth.js';
+import type { ErrorMapper } from './errors.js';
+import type { YogaServer } from './yoga.js';
+
+export interface WebSocketOptions {
+  httpServer: Server;
+  yoga: YogaServer;
+  authenticator: Authenticator;
+  errors: ErrorMapper;
+  maxSubscriptionsPerSocket: number;
+}
+
+type SocketExtra = { principal?: Principal };
+
+type EnvelopedRoot = {
+  execute: (args: ExecutionArgs) => unknown;
+  subscribe: (args: ExecutionArgs) => unknown;
+};
+
+/**
+ * graphql-ws on the HTTP server's port and path. Every operation goes through yoga's envelop
+ * pipeline (the same parse, validation rules, context and error masking as HTTP and SSE); a
+ * document that fails to parse or validate is answered with an error for that operation only,
+ * never by closing the socket and every other stream on it.
+ */
+export function attachWebSocketServer(options: WebSocketOptions) {
+  const { yoga, authenticator, errors } = options;
+  const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
+
+  const refuse = (error: unknown) => [errors.mapRequestError(error)];
+
+  const disposable = useServer<Record<string, unknown> | undefined, SocketExtra>(
+    {
+      connectionInitWaitTimeout: 10_000,
+      onConnect: (ctx) => {
+        try {
+          ctx.extra.principal = authenticator.authenticate(
+            credentialFromConnectionParams(ctx.connectionParams),
+          );
+          return true;
+        } catch (error) {
+          if (isAppError(error) && error.code === 'UNAUTHENTICATED') {
+            ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
+          }
+          return false; // 4403 Forbidden, unless already closed with 4401
+        }
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        if (Object.keys(ctx.subscriptions).length >= options.maxSubscriptionsPerSocket) {
+          return [
+            new GraphQLError(
+              `At most ${options.maxSubscriptionsPerSocket} operations may run on one socket.`,
+              { extensions: { code: 'BAD_USER_INPUT' } },
+            ),
+          ];
+        }
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          principal: ctx.extra.principal,
+        });
+        try {
+          const document = parse(payload.query);
+          const validationErrors = validate(schema, document);
+          if (validationErrors.length > 0) return validationErrors.map(errors.mapError);
+          const root: EnvelopedRoot = { execute, subscribe };
+          return {
+            schema,
+            document,
+            operationName: payload.operationName,
+            variableValues: payload.variables,
+            contextValue: await contextFactory(),
+            rootValue: root,
+          };
+        } catch (error) {
+          return refuse(error);
+        }
+      },
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+    },
+    wsServer,
+  );
+
+  return {
+    wsServer,
+    /** Closes every socket with 1001 (Going Away), which graphql-ws clients retry elsewhere. */
+    close: () => disposable.dispose(),
+  };
+}

@@ -1,0 +1,73 @@
+import { performance } from 'node:perf_hooks';
+import type { LlmProvider } from './llm/index.js';
+
+export type HealthStatus = 'OK' | 'DEGRADED' | 'DOWN';
+
+export interface HealthCheck {
+  name: string;
+  status: HealthStatus;
+  latencyMs: number | null;
+  detail: string | null;
+}
+
+export interface HealthReport {
+  status: HealthStatus;
+  version: string;
+  uptimeSeconds: number;
+  checks: HealthCheck[];
+}
+
+const SEVERITY: Record<HealthStatus, number> = { OK: 0, DEGRADED: 1, DOWN: 2 };
+
+/** What `health` and `/ready` report: each dependency checked live, the worst one wins. */
+export class HealthService {
+  private readonly startedAt = performance.now();
+
+  constructor(
+    private readonly version: string,
+    private readonly backend: { kind: string; ping(): Promise<void> },
+    private readonly llm: LlmProvider,
+  ) {}
+
+  async backendReady(): Promise<boolean> {
+    return (await this.checkBackend()).status === 'OK';
+  }
+
+  async report(): Promise<HealthReport> {
+    const checks = [await this.checkBackend(), this.checkLlm()];
+    const status = checks.reduce<HealthStatus>(
+      (worst, check) => (SEVERITY[check.status] > SEVERITY[worst] ? check.status : worst),
+      'OK',
+    );
+    return {
+      status,
+      version: this.version,
+      uptimeSeconds: (performance.now() - this.startedAt) / 1000,
+      checks,
+    };
+  }
+
+  private async checkBackend(): Promise<HealthCheck> {
+    const started = performance.now();
+    try {
+      await this.backend.ping();
+      return {
+        name: 'backend',
+        status: 'OK',
+        latencyMs: performance.now() - started,
+        detail: this.backend.kind,
+      };
+    } catch {
+      return {
+        name: 'backend',
+        status: 'DOWN',
+        latencyMs: performance.now() - started,
+        detail: `${this.backend.kind} is not answering`,
+      };
+    }
+  }
+
+  private checkLlm(): HealthCheck {
+    return { name: 'llm', status: 'OK', latencyMs: null, detail: this.llm.describe };
+  }
+}

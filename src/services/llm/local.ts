@@ -1,0 +1,53 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChatTurn, LlmChunk, LlmProvider } from './types.js';
+
+export const LOCAL_MODEL = 'parley-local-responder';
+
+const PREAMBLE =
+  "This is Parley's offline development responder, not a language model: set OPENAI_API_KEY " +
+  '(and OPENAI_BASE_URL for other OpenAI-compatible endpoints) for real answers.';
+
+/** Rough token estimate: about four characters per token for English text. */
+const estimateTokens = (text: string) => Math.max(1, Math.ceil(text.length / 4));
+
+/**
+ * The built-in responder for development and demos: deterministic (the same conversation gets
+ * the same answer), streamed word by word at a realistic, configurable pace.
+ */
+export class LocalProvider implements LlmProvider {
+  readonly model = LOCAL_MODEL;
+  readonly describe = 'offline development responder (no model configured)';
+
+  constructor(private readonly tokenDelayMs: number) {}
+
+  async *stream(turns: readonly ChatTurn[], signal: AbortSignal): AsyncGenerator<LlmChunk> {
+    const answer = composeAnswer(turns);
+    const words = answer.match(/\S+\s*/g) ?? [];
+    for (const word of words) {
+      if (this.tokenDelayMs > 0) await sleep(this.tokenDelayMs, undefined, { signal });
+      signal.throwIfAborted();
+      yield { kind: 'text', text: word };
+    }
+    const prompt = turns.map((turn) => turn.content).join('\n');
+    yield {
+      kind: 'usage',
+      usage: { promptTokens: estimateTokens(prompt), completionTokens: estimateTokens(answer) },
+    };
+  }
+}
+
+function composeAnswer(turns: readonly ChatTurn[]): string {
+  const question = [...turns].reverse().find((turn) => turn.role === 'user')?.content ?? '';
+  const persona = turns.find((turn) => turn.role === 'system')?.content.split('\n')[0] ?? '';
+  const history = turns.filter((turn) => turn.role !== 'system').length;
+  const excerpt = question.length > 200 ? `${question.slice(0, 200)}…` : question;
+  return [
+    PREAMBLE,
+    `You asked: "${excerpt.trim()}".`,
+    persona ? `Persona in use: ${persona.replace(/^#+\s*/, '')}.` : '',
+    `This conversation has ${history} message${history === 1 ? '' : 's'} in context;`,
+    'a configured model would answer from all of them, streamed token by token like this one.',
+  ]
+    .filter((part) => part.length > 0)
+    .join(' ');
+}

@@ -1,0 +1,105 @@
+import OpenAI from 'openai';
+import type { ChatTurn, LlmChunk, LlmProvider } from './types.js';
+import { GenerationFailure } from './types.js';
+import { StreamWatchdog } from './watchdog.js';
+
+export interface OpenAiProviderOptions {
+  baseURL: string | undefined;
+  apiKey: string | undefined;
+  model: string;
+  firstTokenTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+/** Any OpenAI-compatible chat-completions endpoint, streamed through the official SDK. */
+export class OpenAiProvider implements LlmProvider {
+  readonly model: string;
+  readonly describe: string;
+  private readonly client: OpenAI;
+  private readonly options: OpenAiProviderOptions;
+
+  constructor(options: OpenAiProviderOptions) {
+    this.options = options;
+    this.model = options.model;
+    this.describe = `openai-compatible ${new URL(options.baseURL ?? 'https://api.openai.com/v1').host} model ${options.model}`;
+    this.client = new OpenAI({
+      baseURL: options.baseURL,
+      // Self-hosted endpoints (vLLM, Ollama, llama.cpp) often take no key; the SDK wants one.
+      apiKey: options.apiKey ?? 'not-set',
+      // The SDK's retry waits out Retry-After uncapped and ignores aborts while waiting.
+      maxRetries: 0,
+      timeout: options.firstTokenTimeoutMs,
+    });
+  }
+
+  async *stream(turns: readonly ChatTurn[], signal: AbortSignal): AsyncGenerator<LlmChunk> {
+    const controller = new AbortController();
+    const forwardAbort = () => controller.abort(signal.reason);
+    if (signal.aborted) forwardAbort();
+    signal.addEventListener('abort', forwardAbort, { once: true });
+    const watchdog = new StreamWatchdog(
+      controller,
+      this.options.firstTokenTimeoutMs,
+      this.options.idleTimeoutMs,
+    );
+    let finished = false;
+    try {
+      const chunks = await this.client.chat.completions.create(
+        {
+          model: this.model,
+          messages: turns.map((turn) => ({ role: turn.role, content: turn.content })),
+          stream: true,
+          stream_options: { include_usage: true },
+        },
+        { signal: controller.signal },
+      );
+      for await (const chunk of chunks) {
+        watchdog.chunk();
+        const choice = chunk.choices[0];
+        const text = choice?.delta?.content;
+        if (text) yield { kind: 'text', text };
+        if (choice?.finish_reason) finished = true;
+        if (chunk.usage) {
+          yield {
+            kind: 'usage',
+            usage: {
+              promptTokens: chunk.usage.prompt_tokens,
+              completionTokens: chunk.usage.completion_tokens,
+            },
+          };
+        }
+      }
+    } catch (error) {
+      throw controller.signal.aborted ? controller.signal.reason : toFailure(error);
+    } finally {
+      watchdog.stop();
+      signal.removeEventListener('abort', forwardAbort);
+    }
+    // The SDK ends the loop quietly on abort and on a truncated stream; neither is an answer.
+    if (controller.signal.aborted) throw controller.signal.reason;
+    if (!finished) {
+      throw new GenerationFailure('UPSTREAM_INCOMPLETE', 'The model stream ended before finishing.');
+    }
+  }
+}
+
+function toFailure(error: unknown): GenerationFailure {
+  if (error instanceof GenerationFailure) return error;
+  if (error instanceof OpenAI.APIConnectionTimeoutError) {
+    return new GenerationFailure('UPSTREAM_TIMEOUT', 'The model did not answer in time.', {
+      cause: error,
+    });
+  }
+  if (error instanceof OpenAI.APIError && error.status !== undefined) {
+    const code = error.status === 429 ? 'UPSTREAM_RATE_LIMITED' : 'UPSTREAM_ERROR';
+    return new GenerationFailure(code, `The model endpoint answered ${error.status}.`, {
+      cause: error,
+    });
+  }
+  if (error instanceof OpenAI.APIError) {
+    return new GenerationFailure('UPSTREAM_UNAVAILABLE', 'The model endpoint is unreachable.', {
+      cause: error,
+    });
+  }
+  return new GenerationFailure('UPSTREAM_ERROR', 'The model stream failed.', { cause: error });
+}

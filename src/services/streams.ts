@@ -1,0 +1,115 @@
+import type { Store, StreamLog } from '../infra/backend/types.js';
+import { BadInput, NotFound } from '../errors.js';
+import { FINAL_STATUSES, type MessageRecord, type Principal, type StreamEvent } from '../model.js';
+import { abortableGenerator } from './abortable.js';
+import { DEFAULT_READER_OPTIONS, readStream, type StreamReaderOptions } from './stream-reader.js';
+
+/** Cursors are the event's seq in decimal; clients treat them as opaque strings. */
+export const cursorOf = (seq: number) => String(seq);
+
+function parseCursor(cursor: string | null | undefined): number {
+  if (cursor === null || cursor === undefined) return 0;
+  if (!/^\d{1,15}$/.test(cursor)) {
+    throw new BadInput(`"${cursor.slice(0, 40)}" is not a stream cursor.`, { field: 'after' });
+  }
+  return Number(cursor);
+}
+
+/**
+ * Subscriptions to message streams. On shutdown every open subscription ends with an end event:
+ * the real one for generations that ran here (they are interrupted first), and for generations
+ * still running on another instance one that carries the last delivered cursor, so the client
+ * resumes from it on another instance.
+ */
+export class StreamService {
+  private readonly shutdown = new AbortController();
+  private openSubscriptions = 0;
+  private readonly idleWaiters = new Set<() => void>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly streams: StreamLog,
+    private readonly readerOptions: StreamReaderOptions = DEFAULT_READER_OPTIONS,
+  ) {}
+
+  async open(
+    principal: Principal,
+    messageId: string,
+    after: string | null | undefined,
+  ): Promise<AsyncGenerator<StreamEvent, void, undefined>> {
+    const afterSeq = parseCursor(after);
+    const [message] = await this.store.getMessages([messageId]);
+    if (!message || message.principal !== principal.id || message.role !== 'ASSISTANT') {
+      throw new NotFound('Message', messageId);
+    }
+    if (FINAL_STATUSES.has(message.status)) {
+      const [first] = await this.streams.read(messageId, 0, 1);
+      if (!first) return replayExpired(message, afterSeq);
+    }
+    return abortableGenerator((signal) => this.follow(messageId, afterSeq, signal));
+  }
+
+  /**
+   * Ends every open subscription (see the class comment) and resolves once each has handed its
+   * last event to its transport, or after `timeoutMs`.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    this.shutdown.abort();
+    if (this.openSubscriptions === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.idleWaiters.add(done);
+    });
+  }
+
+  /** Resolves when the message's end event is in its log, or after `timeoutMs`. */
+  async waitForEnd(messageId: string, timeoutMs: number): Promise<void> {
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(timeoutMs)]);
+    for await (const event of readStream(this.streams, messageId, 0, signal, this.readerOptions)) {
+      if (event.type === 'end') return;
+    }
+  }
+
+  private async *follow(
+    messageId: string,
+    afterSeq: number,
+    unsubscribed: AbortSignal,
+  ): AsyncGenerator<StreamEvent, void, undefined> {
+    const signal = AbortSignal.any([unsubscribed, this.shutdown.signal]);
+    let lastSeq = afterSeq;
+    this.openSubscriptions++;
+    try {
+      for await (const event of readStream(this.streams, messageId, afterSeq, signal, this.readerOptions)) {
+        lastSeq = event.seq;
+        yield event;
+        if (event.type === 'end') return;
+      }
+      if (this.shutdown.signal.aborted && !unsubscribed.aborted) {
+        yield { type: 'end', messageId, seq: lastSeq, status: 'STREAMING', at: Date.now() };
+      }
+    } finally {
+      this.openSubscriptions--;
+      if (this.openSubscriptions === 0) for (const wake of this.idleWaiters) wake();
+    }
+  }
+}
+
+/**
+ * The log of a finished message expires (STREAM_LOG_TTL_SECONDS); its stored content is still
+ * whole, so it is replayed as one delta and the end.
+ */
+async function* replayExpired(
+  message: MessageRecord,
+  afterSeq: number,
+): AsyncGenerator<StreamEvent, void, undefined> {
+  const at = Date.now();
+  if (afterSeq < 1 && message.content !== '') {
+    yield { type: 'delta', messageId: message.id, seq: 1, text: message.content, at };
+  }
+  const endSeq = message.content === '' ? 1 : 2;
+  yield { type: 'end', messageId: message.id, seq: Math.max(afterSeq, endSeq), status: message.status, at };
+}
