@@ -45,6 +45,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     (config.redisUrl
       ? await createRedisBackend({
           url: config.redisUrl,
+          keyPrefix: config.redisKeyPrefix,
           streamLogTtlSeconds: config.streamLogTtlSeconds,
         })
       : createMemoryBackend({ streamLogTtlSeconds: config.streamLogTtlSeconds }));

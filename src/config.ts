@@ -63,6 +63,10 @@ const envSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
     .optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[\w:.-]{1,64}$/, 'letters, digits and _ : . - only')
+    .default('parley:'),
   API_KEYS: apiKeyList.optional(),
   OPENAI_BASE_URL: z.url().optional(),
   OPENAI_API_KEY: z.string().min(1).optional(),
@@ -91,6 +95,7 @@ export interface Config {
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   introspection: boolean;
   redisUrl: string | undefined;
+  redisKeyPrefix: string;
   apiKeys: ApiKey[];
   llm: {
     provider: 'openai' | 'local';
@@ -153,6 +158,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: vars.LOG_LEVEL,
     introspection: vars.GRAPHQL_INTROSPECTION ?? !production,
     redisUrl: vars.REDIS_URL,
+    redisKeyPrefix: vars.REDIS_KEY_PREFIX,
     apiKeys,
     llm: {
       provider,

@@ -49,6 +49,11 @@ export class StreamService {
     return abortableGenerator((signal) => this.follow(messageId, afterSeq, signal));
   }
 
+  /** Subscriptions currently following a stream (for probes, metrics and tests). */
+  get openCount(): number {
+    return this.openSubscriptions;
+  }
+
   /**
    * Ends every open subscription (see the class comment) and resolves once each has handed its
    * last event to its transport, or after `timeoutMs`.

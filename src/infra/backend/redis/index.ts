@@ -9,12 +9,12 @@ import { RedisStreamLog } from './stream-log.js';
 export interface RedisBackendOptions {
   url: string;
   streamLogTtlSeconds: number;
-  keyPrefix?: string;
+  keyPrefix: string;
 }
 
 /** Shared backend: any number of instances serve the same sessions and streams. */
 export async function createRedisBackend(options: RedisBackendOptions): Promise<Backend> {
-  const keys = redisKeys(options.keyPrefix ?? 'parley:');
+  const keys = redisKeys(options.keyPrefix);
   const commands = await connectRedis(options.url, 'parley-commands');
   const subscriber = await connectRedis(options.url, 'parley-subscriber').catch(async (error) => {
     commands.disconnect();

@@ -1,0 +1,228 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/**
+ * A fake OpenAI-compatible upstream speaking the real wire format (SSE `data:` chunks of
+ * chat.completion.chunk, `[DONE]`, JSON error bodies), so the real openai SDK is exercised.
+ * Each request takes the next queued script (or the default one) and can fail in every way a
+ * real upstream does.
+ */
+export interface UpstreamScript {
+  /** Text deltas, one chunk each. */
+  chunks?: string[];
+  /** Pause before each chunk. */
+  delayMs?: number;
+  /** Send this many chunks, then wait for `release()`. */
+  holdAfter?: number;
+  /** Answer with this HTTP status and an OpenAI error body instead of a stream. */
+  status?: number;
+  /** Sent with `status` (seconds), as a Retry-After header. */
+  retryAfter?: number;
+  /** Send this many chunks, then nothing more (connection stays open). */
+  stallAfter?: number;
+  /** Send this many chunks, then destroy the socket. */
+  resetAfter?: number;
+  /** Send this many chunks, then one that is not JSON. */
+  badChunkAfter?: number;
+  /** End the stream without finish_reason and without [DONE]. */
+  truncate?: boolean;
+  /** Usage reported in the last chunk; null sends none. */
+  usage?: { prompt_tokens: number; completion_tokens: number } | null;
+}
+
+export interface RecordedRequest {
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: {
+    model: string;
+    messages: { role: string; content: string }[];
+    stream?: boolean;
+    stream_options?: { include_usage?: boolean };
+  };
+  /** Resolves when the client closed the connection before the response finished. */
+  clientClosed: Promise<void>;
+  /** True once the response was sent completely. */
+  finished: boolean;
+}
+
+const DEFAULT_SCRIPT: UpstreamScript = {
+  chunks: ['Hello', ', ', 'world', '!'],
+  usage: { prompt_tokens: 12, completion_tokens: 4 },
+};
+
+export class FakeOpenAI {
+  readonly requests: RecordedRequest[] = [];
+  private readonly queue: UpstreamScript[] = [];
+  private defaultScript: UpstreamScript = DEFAULT_SCRIPT;
+  private releaseHeld: (() => void)[] = [];
+  private requestWaiters: (() => void)[] = [];
+  private readonly sockets = new Set<Socket>();
+  private server: Server | undefined;
+  private port = 0;
+
+  /** Base URL for the SDK (`OPENAI_BASE_URL`). */
+  get baseURL(): string {
+    return `http://127.0.0.1:${this.port}/v1`;
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((request, response) => {
+      this.handle(request, response).catch(() => response.destroy());
+    });
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  /** The next request gets this script (queued in order). */
+  enqueue(...scripts: UpstreamScript[]): this {
+    this.queue.push(...scripts);
+    return this;
+  }
+
+  /** Requests with nothing queued get this script. */
+  setDefault(script: UpstreamScript): this {
+    this.defaultScript = script;
+    return this;
+  }
+
+  /** Lets every stream waiting at `holdAfter` go on. */
+  release(): void {
+    const waiting = this.releaseHeld;
+    this.releaseHeld = [];
+    for (const resume of waiting) resume();
+  }
+
+  /** Resolves with request number `index` (0-based) once it has arrived. */
+  async request(index: number, timeoutMs = 10_000): Promise<RecordedRequest> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.requests.length <= index) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new Error(`upstream request ${index} did not arrive`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, remaining);
+        this.requestWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.requests[index]!;
+  }
+
+  async close(): Promise<void> {
+    this.release();
+    for (const socket of this.sockets) socket.destroy();
+    if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const bodyChunks: Buffer[] = [];
+    for await (const chunk of request) bodyChunks.push(chunk as Buffer);
+    let markClosed: () => void = () => {};
+    const recorded: RecordedRequest = {
+      path: request.url ?? '',
+      headers: request.headers,
+      body: JSON.parse(Buffer.concat(bodyChunks).toString() || '{}') as RecordedRequest['body'],
+      clientClosed: new Promise<void>((resolve) => {
+        markClosed = resolve;
+      }),
+      finished: false,
+    };
+    response.on('close', () => {
+      if (!recorded.finished) markClosed();
+    });
+    this.requests.push(recorded);
+    const waiters = this.requestWaiters;
+    this.requestWaiters = [];
+    for (const wake of waiters) wake();
+
+    const script = this.queue.shift() ?? this.defaultScript;
+    if (script.status !== undefined) {
+      response.writeHead(script.status, {
+        'content-type': 'application/json',
+        ...(script.retryAfter !== undefined ? { 'retry-after': String(script.retryAfter) } : {}),
+      });
+      response.end(
+        JSON.stringify({
+          error: { message: `fake upstream error ${script.status}`, type: 'server_error', code: null },
+        }),
+      );
+      recorded.finished = true;
+      return;
+    }
+    await this.stream(recorded, script, response);
+  }
+
+  private async stream(
+    recorded: RecordedRequest,
+    script: UpstreamScript,
+    response: ServerResponse,
+  ): Promise<void> {
+    response.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    const id = `chatcmpl-${this.requests.length}`;
+    const created = Math.floor(Date.now() / 1000);
+    const send = (payload: unknown) => response.write(`data: ${JSON.stringify(payload)}\n\n`);
+    const chunk = (delta: Record<string, unknown>, finishReason: string | null) => ({
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model: recorded.body.model,
+      choices: [{ index: 0, delta, finish_reason: finishReason }],
+    });
+    const chunks = script.chunks ?? [];
+    send(chunk({ role: 'assistant', content: '' }, null));
+    for (let index = 0; index < chunks.length; index++) {
+      if (response.destroyed) return;
+      if (index === script.holdAfter) {
+        await new Promise<void>((resolve) => this.releaseHeld.push(resolve));
+      }
+      if (index === script.stallAfter) return;
+      if (index === script.resetAfter) {
+        response.socket?.destroy();
+        return;
+      }
+      if (index === script.badChunkAfter) {
+        response.write('data: {"choices": [ this is not json\n\n');
+        continue;
+      }
+      if (script.delayMs) await new Promise((resolve) => setTimeout(resolve, script.delayMs));
+      if (response.destroyed) return;
+      send(chunk({ content: chunks[index] }, null));
+    }
+    if (script.truncate) {
+      recorded.finished = true;
+      response.end();
+      return;
+    }
+    send(chunk({}, 'stop'));
+    if (script.usage !== null) {
+      send({
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model: recorded.body.model,
+        choices: [],
+        usage: {
+          ...(script.usage ?? DEFAULT_SCRIPT.usage),
+          total_tokens:
+            (script.usage ?? DEFAULT_SCRIPT.usage)!.prompt_tokens +
+            (script.usage ?? DEFAULT_SCRIPT.usage)!.completion_tokens,
+        },
+      });
+    }
+    response.write('data: [DONE]\n\n');
+    recorded.finished = true;
+    response.end();
+  }
+}
