@@ -1,6 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // graphql ships CJS (main) and ESM (module). Node, and so yoga and Pothos, load the CJS one;
+    // without this, vite would hand our sources the ESM copy and GraphQLError would be two classes.
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
   test: {
     include: ['tests/**/*.test.ts'],
     testTimeout: 30_000,
