@@ -29,6 +29,8 @@ export class OpenAiProvider implements LlmProvider {
       // The SDK's retry waits out Retry-After uncapped and ignores aborts while waiting.
       maxRetries: 0,
       timeout: options.firstTokenTimeoutMs,
+      // Its logger prints raw upstream chunks on parse errors; failures are reported by us.
+      logLevel: 'off',
     });
   }
 
@@ -85,6 +87,11 @@ export class OpenAiProvider implements LlmProvider {
 
 function toFailure(error: unknown): GenerationFailure {
   if (error instanceof GenerationFailure) return error;
+  if (error instanceof SyntaxError) {
+    return new GenerationFailure('UPSTREAM_BAD_RESPONSE', 'The model sent a malformed chunk.', {
+      cause: error,
+    });
+  }
   if (error instanceof OpenAI.APIConnectionTimeoutError) {
     return new GenerationFailure('UPSTREAM_TIMEOUT', 'The model did not answer in time.', {
       cause: error,
