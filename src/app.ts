@@ -2,8 +2,10 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Config } from './config.js';
 import { createMemoryBackend } from './infra/backend/memory.js';
+import { isRedisOutage } from './infra/backend/redis/connection.js';
 import { createRedisBackend } from './infra/backend/redis/index.js';
 import type { Backend } from './infra/backend/types.js';
+import { BreakerRegistry } from './infra/breakers.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { buildSchema } from './resolvers/index.js';
 import { Authenticator } from './server/auth.js';
@@ -11,12 +13,14 @@ import { createErrorMapper } from './server/errors.js';
 import { createHttpServer } from './server/http.js';
 import { attachWebSocketServer } from './server/websocket.js';
 import { createYogaServer } from './server/yoga.js';
+import { AdminService } from './services/admin.js';
 import { ChatService } from './services/chat.js';
 import { GenerationService } from './services/generation.js';
 import { HealthService } from './services/health.js';
 import type { Services } from './services/index.js';
-import { createLlmProvider, type LlmProvider } from './services/llm/index.js';
+import { createLlmChain, type LlmChain } from './services/llm/index.js';
 import { PersonaService } from './services/personas.js';
+import { GenerationRecovery } from './services/recovery.js';
 import { StreamService } from './services/streams.js';
 
 const PERSONAS_DIR = fileURLToPath(new URL('../personas', import.meta.url));
@@ -24,7 +28,7 @@ const PERSONAS_DIR = fileURLToPath(new URL('../personas', import.meta.url));
 /** Parts a test may supply instead of the ones config would build. */
 export interface AppOverrides {
   backend?: Backend;
-  llm?: LlmProvider;
+  llm?: LlmChain;
   log?: Logger;
 }
 
@@ -40,6 +44,7 @@ export interface App {
 /** The composition root: every client, store and service is built here, once. */
 export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   const log = overrides.log ?? createLogger(config.logLevel);
+  const breakers = new BreakerRegistry(config.breakers, log.child({ component: 'breakers' }));
   const backend =
     overrides.backend ??
     (config.redisUrl
@@ -47,21 +52,34 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           url: config.redisUrl,
           keyPrefix: config.redisKeyPrefix,
           streamLogTtlSeconds: config.streamLogTtlSeconds,
+          breaker: breakers.create('redis', { timeout: true, isOutage: isRedisOutage }),
         })
       : createMemoryBackend({ streamLogTtlSeconds: config.streamLogTtlSeconds }));
-  const claimTtlMs = 60_000;
   const personas = new PersonaService(PERSONAS_DIR);
-  const llm = overrides.llm ?? createLlmProvider(config.llm);
+  const llm =
+    overrides.llm ?? createLlmChain(config.llm, breakers, log.child({ component: 'llm' }));
   const generation = new GenerationService(
     backend.store,
     backend.streams,
     backend.control,
     llm,
     personas,
-    { historyMessages: config.llm.historyMessages, claimTtlMs },
+    {
+      historyMessages: config.llm.historyMessages,
+      leaseMs: config.generation.leaseMs,
+      shutdownGraceMs: config.shutdownGraceMs,
+    },
     log.child({ component: 'generation' }),
   );
   await generation.start();
+  const recovery = new GenerationRecovery(
+    backend.store,
+    backend.streams,
+    (messageId) => generation.isRunningHere(messageId),
+    config.generation.sweepIntervalMs,
+    log.child({ component: 'recovery' }),
+  );
+  recovery.start();
   const streams = new StreamService(backend.store, backend.streams);
   const chat = new ChatService(
     backend.store,
@@ -69,11 +87,17 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     personas,
     generation,
     streams,
-    { maxMessageChars: config.maxMessageChars, maxTitleChars: 200, claimTtlMs, cancelWaitMs: 10_000 },
+    {
+      maxMessageChars: config.maxMessageChars,
+      maxTitleChars: 200,
+      leaseMs: config.generation.leaseMs,
+      cancelWaitMs: 10_000,
+    },
     log.child({ component: 'chat' }),
   );
-  const health = new HealthService(config.version, backend, llm);
-  const services: Services = { chat, streams, personas, health };
+  const health = new HealthService(config.version, backend, llm, breakers);
+  const admin = new AdminService(breakers);
+  const services: Services = { chat, streams, personas, health, admin };
 
   const authenticator = new Authenticator(config.apiKeys);
   const errors = createErrorMapper(log);
@@ -109,7 +133,9 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
             'parley listening',
           );
           if (authenticator.anonymousMode) {
-            log.warn('no API_KEYS configured: every caller is the anonymous principal (development only)');
+            log.warn(
+              'no API_KEYS configured: every caller is the anonymous principal (development only)',
+            );
           }
           resolve(port);
         });
@@ -119,6 +145,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       draining = true;
       log.info('draining');
       chat.stopAccepting();
+      await recovery.stop();
       await generation.shutdown();
       await streams.close(config.shutdownGraceMs);
       await webSockets.close();
@@ -131,6 +158,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         httpServer.closeIdleConnections();
       });
       await backend.close();
+      breakers.shutdown();
       log.info('closed');
     },
   };

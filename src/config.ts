@@ -15,27 +15,33 @@ export interface ApiKey {
   scopes: Scope[];
 }
 
-const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\s*-?\d+\s*$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 
 const booleanFlag = z
   .enum(['true', 'false', '1', '0'])
   .transform((value) => value === 'true' || value === '1');
 
-const commaList = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item.length > 0),
-  );
+const commaList = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0),
+);
 
 const apiKeyList = commaList.transform((entries, ctx): ApiKey[] => {
   const keys: ApiKey[] = [];
   for (const entry of entries) {
     const [name, key, scopeList, ...rest] = entry.split(':');
     if (!name || !key || rest.length > 0) {
-      ctx.addIssue({ code: 'custom', message: 'each entry must be name:key or name:key:scope+scope' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'each entry must be name:key or name:key:scope+scope',
+      });
       return z.NEVER;
     }
     const scopes = scopeList === undefined ? [...DEFAULT_KEY_SCOPES] : scopeList.split('+');
@@ -52,6 +58,52 @@ const apiKeyList = commaList.transform((entries, ctx): ApiKey[] => {
   }
   return keys;
 });
+
+const PROVIDER_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/i;
+
+const providerList = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON list' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z
+      .array(
+        z.object({
+          name: z.string().regex(PROVIDER_NAME, 'provider names are letters, digits, _ and -'),
+          baseURL: z.url(),
+          apiKeyEnv: z
+            .string()
+            .regex(/^[A-Z_][A-Z0-9_]*$/, 'apiKeyEnv names a variable')
+            .optional(),
+          models: z.array(z.string().min(1)).min(1),
+        }),
+      )
+      .min(1),
+  );
+
+/** Breaker settings per preset; each can be overridden by its own variable. */
+export const RESILIENCE_PRESETS = {
+  development: {
+    timeoutMs: 5_000,
+    errorThresholdPercentage: 50,
+    volumeThreshold: 3,
+    resetTimeoutMs: 5_000,
+    rollingWindowMs: 10_000,
+  },
+  production: {
+    timeoutMs: 10_000,
+    errorThresholdPercentage: 50,
+    volumeThreshold: 10,
+    resetTimeoutMs: 30_000,
+    rollingWindowMs: 60_000,
+  },
+} as const;
 
 const envSchema = z.object({
   PORT: integer(0, 65535).default(4000),
@@ -71,6 +123,21 @@ const envSchema = z.object({
   OPENAI_BASE_URL: z.url().optional(),
   OPENAI_API_KEY: z.string().min(1).optional(),
   LLM_PROVIDER: z.enum(['openai', 'local']).optional(),
+  LLM_PROVIDERS: providerList.optional(),
+  LLM_RETRY_MAX_ATTEMPTS: integer(1, 10).default(3),
+  LLM_RETRY_BASE_DELAY_MS: integer(1, 60_000).default(250),
+  LLM_RETRY_MAX_DELAY_MS: integer(1, 120_000).default(4_000),
+  LLM_RETRY_AFTER_CAP_MS: integer(0, 300_000).default(10_000),
+  LLM_RETRY_DEADLINE_MS: integer(100, 600_000).default(30_000),
+  LLM_TOTAL_TIMEOUT_MS: integer(1_000, 3_600_000).default(300_000),
+  RESILIENCE_PRESET: z.enum(['development', 'production']).optional(),
+  BREAKER_TIMEOUT_MS: integer(100, 600_000).optional(),
+  BREAKER_ERROR_THRESHOLD_PERCENTAGE: integer(1, 100).optional(),
+  BREAKER_VOLUME_THRESHOLD: integer(1, 10_000).optional(),
+  BREAKER_RESET_TIMEOUT_MS: integer(100, 3_600_000).optional(),
+  BREAKER_ROLLING_WINDOW_MS: integer(1_000, 3_600_000).optional(),
+  GENERATION_LEASE_MS: integer(300, 600_000).default(15_000),
+  GENERATION_SWEEP_INTERVAL_MS: integer(100, 600_000).default(5_000),
   LLM_MODEL: z.string().min(1).default('gpt-4o-mini'),
   LLM_FALLBACK_MODELS: commaList.default([]),
   LLM_HISTORY_MESSAGES: integer(1, 500).default(20),
@@ -87,6 +154,31 @@ const envSchema = z.object({
   MAX_OPERATION_COST: integer(1, 10_000_000).default(1000),
 });
 
+/** One OpenAI-compatible endpoint and the models to try on it, in order. */
+export interface LlmEndpoint {
+  name: string;
+  baseURL: string | undefined;
+  apiKey: string | undefined;
+  models: string[];
+}
+
+export interface BreakerSettings {
+  preset: keyof typeof RESILIENCE_PRESETS;
+  timeoutMs: number;
+  errorThresholdPercentage: number;
+  volumeThreshold: number;
+  resetTimeoutMs: number;
+  rollingWindowMs: number;
+}
+
+export interface RetrySettings {
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  retryAfterCapMs: number;
+  deadlineMs: number;
+}
+
 export interface Config {
   version: string;
   port: number;
@@ -99,14 +191,17 @@ export interface Config {
   apiKeys: ApiKey[];
   llm: {
     provider: 'openai' | 'local';
-    baseURL: string | undefined;
-    apiKey: string | undefined;
-    models: string[];
+    /** The fallback chain: every model of the first endpoint, then of the next. */
+    endpoints: LlmEndpoint[];
     historyMessages: number;
     firstTokenTimeoutMs: number;
     idleTimeoutMs: number;
+    totalTimeoutMs: number;
     localTokenDelayMs: number;
+    retry: RetrySettings;
   };
+  breakers: BreakerSettings;
+  generation: { leaseMs: number; sweepIntervalMs: number };
   embeddingsModel: string | undefined;
   maxMessageChars: number;
   streamLogTtlSeconds: number;
@@ -143,13 +238,37 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (production && apiKeys.length === 0) {
     throw new ConfigError('Invalid API_KEYS: production (NODE_ENV=production) requires API keys');
   }
+  const primaryConfigured = Boolean(vars.OPENAI_BASE_URL || vars.OPENAI_API_KEY);
   const provider =
-    vars.LLM_PROVIDER ?? (vars.OPENAI_BASE_URL || vars.OPENAI_API_KEY ? 'openai' : 'local');
-  if (provider === 'openai' && !vars.OPENAI_BASE_URL && !vars.OPENAI_API_KEY) {
+    vars.LLM_PROVIDER ?? (primaryConfigured || vars.LLM_PROVIDERS ? 'openai' : 'local');
+  const endpoints: LlmEndpoint[] = [];
+  if (primaryConfigured || (provider === 'openai' && !vars.LLM_PROVIDERS)) {
+    endpoints.push({
+      name: 'primary',
+      baseURL: vars.OPENAI_BASE_URL,
+      apiKey: vars.OPENAI_API_KEY,
+      models: [vars.LLM_MODEL, ...vars.LLM_FALLBACK_MODELS],
+    });
+  }
+  for (const entry of vars.LLM_PROVIDERS ?? []) {
+    const apiKey = entry.apiKeyEnv ? present[entry.apiKeyEnv] : undefined;
+    if (entry.apiKeyEnv && !apiKey) {
+      throw new ConfigError(
+        `Invalid LLM_PROVIDERS: provider "${entry.name}" reads its key from ${entry.apiKeyEnv}, which is not set`,
+      );
+    }
+    if (endpoints.some((endpoint) => endpoint.name === entry.name)) {
+      throw new ConfigError(`Invalid LLM_PROVIDERS: provider name "${entry.name}" is used twice`);
+    }
+    endpoints.push({ name: entry.name, baseURL: entry.baseURL, apiKey, models: entry.models });
+  }
+  if (provider === 'openai' && !primaryConfigured && !vars.LLM_PROVIDERS) {
     throw new ConfigError(
-      'Invalid LLM_PROVIDER: "openai" needs OPENAI_API_KEY (and OPENAI_BASE_URL for non-OpenAI endpoints)',
+      'Invalid LLM_PROVIDER: "openai" needs OPENAI_API_KEY, OPENAI_BASE_URL or LLM_PROVIDERS',
     );
   }
+  const preset = vars.RESILIENCE_PRESET ?? (production ? 'production' : 'development');
+  const presetValues = RESILIENCE_PRESETS[preset];
   return {
     version: packageVersion(),
     port: vars.PORT,
@@ -162,13 +281,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     apiKeys,
     llm: {
       provider,
-      baseURL: vars.OPENAI_BASE_URL,
-      apiKey: vars.OPENAI_API_KEY,
-      models: [vars.LLM_MODEL, ...vars.LLM_FALLBACK_MODELS],
+      endpoints: provider === 'local' ? [] : endpoints,
       historyMessages: vars.LLM_HISTORY_MESSAGES,
       firstTokenTimeoutMs: vars.LLM_FIRST_TOKEN_TIMEOUT_MS,
       idleTimeoutMs: vars.LLM_IDLE_TIMEOUT_MS,
+      totalTimeoutMs: vars.LLM_TOTAL_TIMEOUT_MS,
       localTokenDelayMs: vars.LOCAL_LLM_TOKEN_DELAY_MS,
+      retry: {
+        maxAttempts: vars.LLM_RETRY_MAX_ATTEMPTS,
+        baseDelayMs: vars.LLM_RETRY_BASE_DELAY_MS,
+        maxDelayMs: vars.LLM_RETRY_MAX_DELAY_MS,
+        retryAfterCapMs: vars.LLM_RETRY_AFTER_CAP_MS,
+        deadlineMs: vars.LLM_RETRY_DEADLINE_MS,
+      },
+    },
+    breakers: {
+      preset,
+      timeoutMs: vars.BREAKER_TIMEOUT_MS ?? presetValues.timeoutMs,
+      errorThresholdPercentage:
+        vars.BREAKER_ERROR_THRESHOLD_PERCENTAGE ?? presetValues.errorThresholdPercentage,
+      volumeThreshold: vars.BREAKER_VOLUME_THRESHOLD ?? presetValues.volumeThreshold,
+      resetTimeoutMs: vars.BREAKER_RESET_TIMEOUT_MS ?? presetValues.resetTimeoutMs,
+      rollingWindowMs: vars.BREAKER_ROLLING_WINDOW_MS ?? presetValues.rollingWindowMs,
+    },
+    generation: {
+      leaseMs: vars.GENERATION_LEASE_MS,
+      sweepIntervalMs: vars.GENERATION_SWEEP_INTERVAL_MS,
     },
     embeddingsModel: vars.EMBEDDINGS_MODEL,
     maxMessageChars: vars.MAX_MESSAGE_CHARS,

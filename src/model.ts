@@ -72,6 +72,11 @@ export interface EndEvent {
   seq: number;
   status: MessageStatus;
   at: number;
+  /**
+   * Set only on an end a server made up because the log could not be read (storage outage):
+   * the message as that server knew it, since storage cannot be asked. Never stored.
+   */
+  snapshot?: MessageRecord;
 }
 
 /** One entry of a message's event log. `seq` starts at 1 and has no gaps. */

@@ -1,5 +1,9 @@
 import { builder } from '../schema/builder.js';
-import { CreateSessionInput, SendMessageInput, SendMessagePayloadRef } from '../schema/chat-inputs.js';
+import {
+  CreateSessionInput,
+  SendMessageInput,
+  SendMessagePayloadRef,
+} from '../schema/chat-inputs.js';
 import { assertPageSize, decodeKeyCursor, encodeKeyCursor } from '../schema/pagination.js';
 import { MessageRef, SessionRef } from '../schema/refs.js';
 import { SessionConnectionRef } from '../schema/session.js';

@@ -2,6 +2,7 @@ import type { GraphQLSchema } from 'graphql';
 import { builder } from '../schema/builder.js';
 import '../schema/message.js';
 import '../schema/session.js';
+import './admin.js';
 import './chat.js';
 import './streams.js';
 import './system.js';

@@ -1,6 +1,6 @@
+import type { StreamEvent } from '../model.js';
 import { builder } from '../schema/builder.js';
 import { MessageStreamEventRef } from '../schema/stream-event.js';
-import type { StreamEvent } from '../model.js';
 
 builder.subscriptionFields((t) => ({
   messageStream: t.field({

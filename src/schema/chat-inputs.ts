@@ -24,12 +24,14 @@ export const SendMessageInput = builder.inputType('SendMessageInput', {
   }),
 });
 
-export const SendMessagePayloadRef = builder.objectRef<SentMessages>('SendMessagePayload').implement({
-  fields: (t) => ({
-    userMessage: t.expose('userMessage', { type: MessageRef }),
-    assistantMessage: t.expose('assistantMessage', {
-      type: MessageRef,
-      description: 'STREAMING; follow it with `messageStream(messageId: assistantMessage.id)`.',
+export const SendMessagePayloadRef = builder
+  .objectRef<SentMessages>('SendMessagePayload')
+  .implement({
+    fields: (t) => ({
+      userMessage: t.expose('userMessage', { type: MessageRef }),
+      assistantMessage: t.expose('assistantMessage', {
+        type: MessageRef,
+        description: 'STREAMING; follow it with `messageStream(messageId: assistantMessage.id)`.',
+      }),
     }),
-  }),
-});
+  });

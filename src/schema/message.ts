@@ -3,7 +3,9 @@ import { builder } from './builder.js';
 import { RetrievedChunkRef } from './rag.js';
 import { MessageRef, SessionRef } from './refs.js';
 
-export const RoleEnum = builder.enumType('Role', { values: ['USER', 'ASSISTANT', 'SYSTEM'] as const });
+export const RoleEnum = builder.enumType('Role', {
+  values: ['USER', 'ASSISTANT', 'SYSTEM'] as const,
+});
 
 export const MessageStatusEnum = builder.enumType('MessageStatus', {
   values: ['PENDING', 'STREAMING', 'COMPLETED', 'FAILED', 'CANCELLED', 'INTERRUPTED'] as const,

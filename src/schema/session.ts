@@ -1,7 +1,7 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import type { MessageRecord } from '../model.js';
 import { builder } from './builder.js';
-import { asUserInput, assertPageSize } from './pagination.js';
+import { assertPageSize, asUserInput } from './pagination.js';
 import { PersonaRef } from './persona.js';
 import { MessageRef, SessionRef } from './refs.js';
 
@@ -32,7 +32,11 @@ builder.node(SessionRef, {
             return resolveOffsetConnection(
               { args, defaultSize: DEFAULT_MESSAGE_PAGE, maxSize: 100, totalCount },
               async ({ offset, limit }) => {
-                const ids = await loaders.messagePage.load({ sessionId: session.id, offset, limit });
+                const ids = await loaders.messagePage.load({
+                  sessionId: session.id,
+                  offset,
+                  limit,
+                });
                 const messages = await loaders.message.loadMany(ids);
                 return messages.filter(
                   (message): message is MessageRecord =>

@@ -4,7 +4,8 @@ import { builder } from './builder.js';
 import { MessageRef } from './refs.js';
 
 const MessageDeltaRef = builder.objectRef<DeltaEvent>('MessageDelta').implement({
-  description: 'A piece of an answer. Concatenated in seq order, the texts equal the final content.',
+  description:
+    'A piece of an answer. Concatenated in seq order, the texts equal the final content.',
   fields: (t) => ({
     messageId: t.exposeID('messageId'),
     seq: t.exposeInt('seq'),
@@ -29,6 +30,7 @@ const MessageEndRef = builder.objectRef<EndEvent>('MessageEnd').implement({
       type: MessageRef,
       // A subscription keeps one context for all its events: read the final state fresh.
       resolve: (event, _args, context) => {
+        if (event.snapshot) return event.snapshot;
         context.loaders.message.clear(event.messageId);
         return context.services.chat.ownedMessage(context.loaders, event.messageId);
       },

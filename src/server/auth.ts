@@ -30,7 +30,8 @@ export class Authenticator {
 
   /** Missing credential: UNAUTHENTICATED (4401); unknown credential: FORBIDDEN (4403). */
   authenticate(credential: string | undefined): Principal {
-    if (this.anonymousMode) return { id: 'anonymous', scopes: [...ANONYMOUS_SCOPES], anonymous: true };
+    if (this.anonymousMode)
+      return { id: 'anonymous', scopes: [...ANONYMOUS_SCOPES], anonymous: true };
     if (!credential) throw new Unauthenticated('An API key is required.');
     const principal = this.principalsByDigest.get(digest(credential));
     if (!principal) throw new Forbidden('The API key is not valid.');
@@ -56,6 +57,7 @@ export function credentialFromConnectionParams(
 
 function bearerToken(authorization: string): string {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-  if (!match?.[1]) throw new Unauthenticated('The Authorization header must be "Bearer <api-key>".');
+  if (!match?.[1])
+    throw new Unauthenticated('The Authorization header must be "Bearer <api-key>".');
   return match[1];
 }

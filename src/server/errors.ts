@@ -11,7 +11,11 @@ const HTTP_STATUS_BY_CODE: Partial<Record<string, number>> = {
   UPSTREAM_UNAVAILABLE: 503,
 };
 
-function fromAppError(error: AppError, source?: GraphQLError, withHttpStatus = false): GraphQLError {
+function fromAppError(
+  error: AppError,
+  source?: GraphQLError,
+  withHttpStatus = false,
+): GraphQLError {
   const status = HTTP_STATUS_BY_CODE[error.code];
   return new GraphQLError(error.message, {
     nodes: source?.nodes,
@@ -34,17 +38,21 @@ function fromAppError(error: AppError, source?: GraphQLError, withHttpStatus = f
 export function createErrorMapper(log: Logger) {
   function mapError(error: unknown): GraphQLError {
     if (isAppError(error)) return fromAppError(error);
-    if (error instanceof GraphQLError) {
+    if (isGraphQLError(error)) {
       const original = error.originalError;
       if (isAppError(original)) return fromAppError(original, error);
-      if (original instanceof GraphQLError && original !== error) return mapError(original);
+      // A request error around a bare GraphQLError (a variable its scalar refused) keeps its own
+      // message, which names the variable, and its HTTP status; a wrapped cause is mapped instead.
+      if (isGraphQLError(original) && original !== error) {
+        return original.originalError ? mapError(original) : withContractCode(error);
+      }
       if (!original) return withContractCode(error);
     }
     const errorId = randomUUID();
     log.error({ err: error, errorId }, 'unexpected error');
     return new GraphQLError('Unexpected error.', {
-      nodes: error instanceof GraphQLError ? error.nodes : undefined,
-      path: error instanceof GraphQLError ? error.path : undefined,
+      nodes: isGraphQLError(error) ? error.nodes : undefined,
+      path: isGraphQLError(error) ? error.path : undefined,
       extensions: { code: 'INTERNAL_SERVER_ERROR', errorId },
     });
   }
@@ -58,6 +66,15 @@ export function createErrorMapper(log: Logger) {
 }
 
 export type ErrorMapper = ReturnType<typeof createErrorMapper>;
+
+/**
+ * By name as well as by class: yoga, envelop and Pothos may run on another copy of graphql
+ * than this file (its CommonJS and ESM builds are distinct modules, as under vitest), and
+ * `instanceof` is false across copies.
+ */
+export function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof GraphQLError || (error instanceof Error && error.name === 'GraphQLError');
+}
 
 /** A GraphQLError that carries no contract code is a request error: the caller's to fix. */
 export function withContractCode(error: GraphQLError): GraphQLError {

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import type { ExecutionResult, GraphQLSchema } from 'graphql';
-import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Backend } from '../infra/backend/types.js';
 import type { Logger } from '../infra/logger.js';
@@ -10,7 +9,8 @@ import type { Context } from '../schema/builder.js';
 import type { Services } from '../services/index.js';
 import { createLoaders } from '../services/loaders.js';
 import { type Authenticator, credentialFromHeaders } from './auth.js';
-import { type ErrorMapper, withContractCode } from './errors.js';
+import { type ErrorMapper, isGraphQLError, withContractCode } from './errors.js';
+import { useOperationLog } from './operation-log.js';
 
 export interface YogaOptions {
   schema: GraphQLSchema;
@@ -45,6 +45,7 @@ export function createYogaServer(options: YogaOptions) {
     plugins: [
       ...(options.introspection ? [] : [useDisableIntrospection()]),
       useContractCodes(),
+      useOperationLog(),
     ],
     context: ({ request, principal }): Context => {
       const requestId = requestIdFrom(request);
@@ -77,7 +78,7 @@ function useContractCodes(): Plugin {
           ? {
               ...single,
               errors: single.errors.map((error) =>
-                error instanceof GraphQLError ? withContractCode(error) : error,
+                isGraphQLError(error) ? withContractCode(error) : error,
               ),
             }
           : single;

@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { BadInput, NotFound, Unavailable } from '../errors.js';
 import type { Store, StreamLog } from '../infra/backend/types.js';
 import type { Logger } from '../infra/logger.js';
-import { BadInput, NotFound, Unavailable } from '../errors.js';
-import { FINAL_STATUSES, type MessageRecord, type Principal, type SessionRecord } from '../model.js';
+import {
+  FINAL_STATUSES,
+  type MessageRecord,
+  type Principal,
+  type SessionRecord,
+} from '../model.js';
 import type { GenerationService } from './generation.js';
 import type { Loaders } from './loaders.js';
 import type { PersonaService } from './personas.js';
@@ -14,8 +19,8 @@ export const newMessageId = () => `msg_${randomUUID().replaceAll('-', '')}`;
 export interface ChatOptions {
   maxMessageChars: number;
   maxTitleChars: number;
-  /** Lifetime of a session's generation claim (kept alive while the answer streams). */
-  claimTtlMs: number;
+  /** Lifetime of a session's generation claim (renewed while the answer streams). */
+  leaseMs: number;
   /** How long cancelMessage waits for a generation on another instance to end. */
   cancelWaitMs: number;
 }
@@ -114,12 +119,15 @@ export class ChatService {
       );
     }
     const session = await this.ownedSession(loaders, input.sessionId);
+    if (this.generation.unavailable) {
+      throw new Unavailable('No model is available right now; retry shortly.');
+    }
     const userMessage = this.newMessage(session, principal, 'USER', input.content, 'COMPLETED');
     const assistantMessage = this.newMessage(session, principal, 'ASSISTANT', '', 'STREAMING');
     const busyWith = await this.store.claimSession(
       session.id,
       assistantMessage.id,
-      this.options.claimTtlMs,
+      this.options.leaseMs,
     );
     if (busyWith) {
       throw new BadInput(
@@ -128,6 +136,7 @@ export class ChatService {
       );
     }
     try {
+      await this.generation.reserve(assistantMessage.id);
       await this.store.addMessage(userMessage);
       await this.store.addMessage(assistantMessage);
     } catch (error) {
@@ -156,14 +165,17 @@ export class ChatService {
 
   private async cancelAndWait(messageId: string): Promise<void> {
     const where = await this.generation.cancel(messageId);
-    if (where === 'remote') await this.streamService.waitForEnd(messageId, this.options.cancelWaitMs);
+    if (where === 'remote')
+      await this.streamService.waitForEnd(messageId, this.options.cancelWaitMs);
   }
 
   /** Only the latest message can be generating: a session runs one answer at a time. */
   private async latestMessage(sessionId: string): Promise<MessageRecord | null> {
     const [count = 0] = await this.store.countMessages([sessionId]);
     if (count === 0) return null;
-    const [ids = []] = await this.store.listMessageIds([{ sessionId, offset: count - 1, limit: 1 }]);
+    const [ids = []] = await this.store.listMessageIds([
+      { sessionId, offset: count - 1, limit: 1 },
+    ]);
     const [message = null] = await this.store.getMessages(ids);
     return message;
   }
@@ -183,7 +195,7 @@ export class ChatService {
       content,
       status,
       error: null,
-      model: role === 'ASSISTANT' ? this.generation.model : null,
+      model: null,
       usage: null,
       createdAt: new Date().toISOString(),
       completedAt: role === 'USER' ? new Date().toISOString() : null,
@@ -191,6 +203,7 @@ export class ChatService {
   }
 
   private assertAccepting(): void {
-    if (!this.accepting) throw new Unavailable('The server is shutting down; retry on another instance.');
+    if (!this.accepting)
+      throw new Unavailable('The server is shutting down; retry on another instance.');
   }
 }

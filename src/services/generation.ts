@@ -1,9 +1,17 @@
-import type { Logger } from '../infra/logger.js';
 import type { ControlBus, Store, StreamLog, Unwatch } from '../infra/backend/types.js';
-import type { MessageError, MessageRecord, MessageStatus, SessionRecord, TokenUsage } from '../model.js';
+import type { Logger } from '../infra/logger.js';
+import type {
+  MessageError,
+  MessageRecord,
+  MessageStatus,
+  SessionRecord,
+  TokenUsage,
+} from '../model.js';
 import { EventWriter } from './event-writer.js';
-import { type ChatTurn, GenerationFailure, type LlmProvider } from './llm/index.js';
+import { type ChatTurn, GenerationFailure, type LlmChain } from './llm/index.js';
+import { countUsage } from './llm/usage.js';
 import type { PersonaService } from './personas.js';
+import { retryUntilStored } from './storage-retry.js';
 
 /** Why a generation was stopped from outside; the reason decides the final status. */
 export class CancelRequested extends Error {
@@ -15,8 +23,10 @@ export class ShutdownRequested extends Error {
 
 export interface GenerationOptions {
   historyMessages: number;
-  /** Lifetime of the session's generation claim; refreshed while the generation runs. */
-  claimTtlMs: number;
+  /** How long this instance's claim on a generation lasts unless renewed (renewed at a third). */
+  leaseMs: number;
+  /** How long a finished answer keeps retrying to reach storage once shutdown has begun. */
+  shutdownGraceMs: number;
 }
 
 interface RunningGeneration {
@@ -31,18 +41,20 @@ interface Outcome {
 
 /**
  * Runs assistant answers in the background of the instance that accepted them: builds the
- * context, streams the model into the message's event log, then stores the final message before
- * writing the end event (so a MessageEnd always sees the final state).
+ * context, streams the model chain into the message's event log, then stores the final message
+ * before writing the end event (so a MessageEnd always sees the final state). While it runs it
+ * renews a lease; if the instance dies the lease lapses and recovery interrupts the message.
  */
 export class GenerationService {
   private readonly running = new Map<string, RunningGeneration>();
+  private readonly stopping = new AbortController();
   private stopCancelListener: Unwatch | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly streams: StreamLog,
     private readonly control: ControlBus,
-    private readonly llm: LlmProvider,
+    private readonly llm: LlmChain,
     private readonly personas: PersonaService,
     private readonly options: GenerationOptions,
     private readonly log: Logger,
@@ -55,16 +67,26 @@ export class GenerationService {
     });
   }
 
-  get model(): string {
-    return this.llm.model;
+  /** True when no model can answer now (every breaker open): refuse before storing anything. */
+  get unavailable(): boolean {
+    return this.llm.unavailable;
   }
 
-  /** Starts generating `assistant` in the background; the session claim is already held. */
+  isRunningHere(messageId: string): boolean {
+    return this.running.has(messageId);
+  }
+
+  /** Takes the lease on a generation about to begin (before its messages are stored). */
+  async reserve(messageId: string): Promise<void> {
+    await this.store.leaseGeneration(messageId, Date.now() + this.options.leaseMs);
+  }
+
+  /** Starts generating `assistant` in the background; `reserve` came first. */
   begin(session: SessionRecord, assistant: MessageRecord): void {
     const controller = new AbortController();
     const done = this.run(session, assistant, controller.signal)
       .catch((error: unknown) => {
-        this.log.error({ err: error, messageId: assistant.id }, 'generation could not finish');
+        this.log.error({ err: error, messageId: assistant.id }, 'generation could not be stored');
       })
       .finally(() => this.running.delete(assistant.id));
     this.running.set(assistant.id, { controller, done });
@@ -90,21 +112,26 @@ export class GenerationService {
     await this.stopCancelListener?.().catch(() => {});
     const all = [...this.running.values()];
     for (const generation of all) generation.controller.abort(new ShutdownRequested());
+    setTimeout(() => this.stopping.abort(), this.options.shutdownGraceMs).unref();
     await Promise.allSettled(all.map((generation) => generation.done));
   }
 
   private async run(session: SessionRecord, assistant: MessageRecord, signal: AbortSignal) {
     const writer = new EventWriter(this.streams, assistant.id);
-    const refreshClaim = setInterval(() => {
-      this.store.claimSession(session.id, assistant.id, this.options.claimTtlMs).catch(() => {});
-    }, this.options.claimTtlMs / 3);
+    const renewLease = setInterval(
+      () => this.renewLease(session, assistant),
+      this.options.leaseMs / 3,
+    );
     let usage: TokenUsage | null = null;
+    let model: string | null = null;
+    let turns: ChatTurn[] = [];
     let outcome: Outcome;
     try {
-      const turns = await this.contextFor(session, assistant);
+      turns = await this.contextFor(session, assistant);
       for await (const chunk of this.llm.stream(turns, signal)) {
         if (chunk.kind === 'text') writer.push(chunk.text);
-        else usage = chunk.usage;
+        else if (chunk.kind === 'usage') usage = chunk.usage;
+        else model = chunk.model;
         if (writer.failure !== undefined) {
           throw new GenerationFailure('STORAGE_UNAVAILABLE', 'The answer could not be stored.');
         }
@@ -113,41 +140,55 @@ export class GenerationService {
       outcome = { status: 'COMPLETED', error: null };
     } catch (error) {
       outcome = this.outcomeOf(signal.aborted ? signal.reason : error, assistant.id);
-    } finally {
-      clearInterval(refreshClaim);
     }
-    await this.finish(session, assistant, writer, usage, outcome);
-  }
-
-  private async finish(
-    session: SessionRecord,
-    assistant: MessageRecord,
-    writer: EventWriter,
-    usage: TokenUsage | null,
-    outcome: Outcome,
-  ): Promise<void> {
-    const now = new Date().toISOString();
-    await this.store.saveMessage({
+    if (usage === null && turns.length > 0) usage = await countUsage(turns, writer.text);
+    const final: MessageRecord = {
       ...assistant,
       content: writer.text,
       status: outcome.status,
       error: outcome.error,
-      model: this.llm.model,
+      model,
       usage,
-      completedAt: now,
-    });
-    await writer.end(outcome.status);
-    await this.store.saveSession({ ...session, updatedAt: now });
-    await this.store.releaseSession(session.id, assistant.id);
+      completedAt: new Date().toISOString(),
+    };
+    try {
+      await retryUntilStored(
+        () => this.finish(session, final, writer),
+        this.stopping.signal,
+        this.log,
+      );
+    } finally {
+      clearInterval(renewLease);
+    }
+  }
+
+  /**
+   * Stores the final message, frees the session (a client may send the next message the moment
+   * it sees MessageEnd), writes the end event, then drops the lease. Dying in between leaves a
+   * lease that recovery finds, and it writes the missing end.
+   */
+  private async finish(session: SessionRecord, final: MessageRecord, writer: EventWriter) {
+    await this.store.saveMessage(final);
+    await this.store.saveSession({ ...session, updatedAt: final.completedAt ?? session.updatedAt });
+    await this.store.releaseSession(session.id, final.id);
+    await writer.end(final.status);
+    await this.store.endGenerationLease(final.id);
     this.log.info(
       {
-        messageId: assistant.id,
-        status: outcome.status,
-        errorCode: outcome.error?.code,
-        characters: writer.text.length,
+        messageId: final.id,
+        status: final.status,
+        model: final.model,
+        errorCode: final.error?.code,
+        characters: final.content.length,
       },
       'generation ended',
     );
+  }
+
+  private renewLease(session: SessionRecord, assistant: MessageRecord): void {
+    const expiresAt = Date.now() + this.options.leaseMs;
+    this.store.leaseGeneration(assistant.id, expiresAt).catch(() => {});
+    this.store.claimSession(session.id, assistant.id, this.options.leaseMs).catch(() => {});
   }
 
   /** The persona's system prompt, then the session's last messages that a model can use. */
@@ -164,10 +205,12 @@ export class GenerationService {
       .slice(-limit);
     return [
       { role: 'system', content: persona.systemPrompt },
-      ...history.map((message): ChatTurn => ({
-        role: message.role === 'USER' ? 'user' : 'assistant',
-        content: message.content,
-      })),
+      ...history.map(
+        (message): ChatTurn => ({
+          role: message.role === 'USER' ? 'user' : 'assistant',
+          content: message.content,
+        }),
+      ),
     ];
   }
 
@@ -181,7 +224,8 @@ export class GenerationService {
     }
     if (reason instanceof GenerationFailure) {
       this.log.warn({ messageId, code: reason.code, err: reason.cause }, 'generation failed');
-      return { status: 'FAILED', error: { code: reason.code, message: reason.message } };
+      const status = reason.code === 'STORAGE_UNAVAILABLE' ? 'INTERRUPTED' : 'FAILED';
+      return { status, error: { code: reason.code, message: reason.message } };
     }
     this.log.error({ messageId, err: reason }, 'generation failed unexpectedly');
     return { status: 'FAILED', error: { code: 'INTERNAL_ERROR', message: 'The answer failed.' } };

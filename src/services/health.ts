@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import type { LlmProvider } from './llm/index.js';
+import type { BreakerRegistry, BreakerSnapshot } from '../infra/breakers.js';
+import type { LlmChain } from './llm/index.js';
 
 export type HealthStatus = 'OK' | 'DEGRADED' | 'DOWN';
 
@@ -26,7 +27,8 @@ export class HealthService {
   constructor(
     private readonly version: string,
     private readonly backend: { kind: string; ping(): Promise<void> },
-    private readonly llm: LlmProvider,
+    private readonly llm: LlmChain,
+    private readonly breakers: BreakerRegistry,
   ) {}
 
   async backendReady(): Promise<boolean> {
@@ -34,7 +36,11 @@ export class HealthService {
   }
 
   async report(): Promise<HealthReport> {
-    const checks = [await this.checkBackend(), this.checkLlm()];
+    const checks = [
+      await this.checkBackend(),
+      this.checkLlm(),
+      ...this.breakers.list().map(checkBreaker),
+    ];
     const status = checks.reduce<HealthStatus>(
       (worst, check) => (SEVERITY[check.status] > SEVERITY[worst] ? check.status : worst),
       'OK',
@@ -68,6 +74,18 @@ export class HealthService {
   }
 
   private checkLlm(): HealthCheck {
-    return { name: 'llm', status: 'OK', latencyMs: null, detail: this.llm.describe };
+    return this.llm.unavailable
+      ? { name: 'llm', status: 'DOWN', latencyMs: null, detail: 'every model breaker is open' }
+      : { name: 'llm', status: 'OK', latencyMs: null, detail: this.llm.describe };
   }
+}
+
+/** An open breaker degrades the service (others may still answer); the llm check says when none can. */
+function checkBreaker(breaker: BreakerSnapshot): HealthCheck {
+  return {
+    name: `breaker:${breaker.name}`,
+    status: breaker.state === 'CLOSED' ? 'OK' : 'DEGRADED',
+    latencyMs: breaker.latencyMeanMs,
+    detail: `${breaker.state}; ${breaker.failures} failures, ${breaker.rejects} rejected in the window`,
+  };
 }

@@ -1,3 +1,4 @@
+import type { AdminService } from './admin.js';
 import type { ChatService } from './chat.js';
 import type { HealthService } from './health.js';
 import type { PersonaService } from './personas.js';
@@ -9,4 +10,5 @@ export interface Services {
   streams: StreamService;
   personas: PersonaService;
   health: HealthService;
+  admin: AdminService;
 }

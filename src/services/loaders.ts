@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { MessagePageRequest, Store, StreamLog } from '../infra/backend/types.js';
 import type { MessageRecord, Principal, SessionRecord } from '../model.js';
+import { readWholeLog } from './log-text.js';
 
 /**
  * Per-request batching of every by-id read: one backend round trip per kind of read per tick,
@@ -26,21 +27,9 @@ export function createLoaders(store: Store, streams: StreamLog, principal: Princ
     ),
     /** The text so far of a message still streaming: its deltas, concatenated. */
     liveContent: new DataLoader<string, string>(async (messageIds) =>
-      Promise.all(messageIds.map((id) => textSoFar(streams, id))),
+      Promise.all(messageIds.map(async (id) => (await readWholeLog(streams, id)).text)),
     ),
   };
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
-
-async function textSoFar(streams: StreamLog, messageId: string): Promise<string> {
-  const pageSize = 1000;
-  let text = '';
-  let afterSeq = 0;
-  for (;;) {
-    const page = await streams.read(messageId, afterSeq, pageSize);
-    for (const event of page) if (event.type === 'delta') text += event.text;
-    if (page.length < pageSize) return text;
-    afterSeq = page.at(-1)!.seq;
-  }
-}

@@ -24,7 +24,9 @@ export class PersonaService {
     this.personas = new Map(
       files
         .sort()
-        .map((file) => parsePersona(basename(file, '.md'), readFileSync(join(directory, file), 'utf8')))
+        .map((file) =>
+          parsePersona(basename(file, '.md'), readFileSync(join(directory, file), 'utf8')),
+        )
         .map((persona) => [persona.id, persona]),
     );
     if (!this.personas.has(DEFAULT_PERSONA)) {

@@ -1,5 +1,5 @@
+import { BadInput, NotFound, Unavailable } from '../errors.js';
 import type { Store, StreamLog } from '../infra/backend/types.js';
-import { BadInput, NotFound } from '../errors.js';
 import { FINAL_STATUSES, type MessageRecord, type Principal, type StreamEvent } from '../model.js';
 import { abortableGenerator } from './abortable.js';
 import { DEFAULT_READER_OPTIONS, readStream, type StreamReaderOptions } from './stream-reader.js';
@@ -46,7 +46,7 @@ export class StreamService {
       const [first] = await this.streams.read(messageId, 0, 1);
       if (!first) return replayExpired(message, afterSeq);
     }
-    return abortableGenerator((signal) => this.follow(messageId, afterSeq, signal));
+    return abortableGenerator((signal) => this.follow(message, afterSeq, signal));
   }
 
   /** Subscriptions currently following a stream (for probes, metrics and tests). */
@@ -79,23 +79,51 @@ export class StreamService {
     }
   }
 
+  /**
+   * Also ends with a MessageEnd when the log cannot be read (storage outage): status
+   * INTERRUPTED, code STORAGE_UNAVAILABLE, the text this subscription delivered, and the cursor
+   * to resume from once storage is back.
+   */
   private async *follow(
-    messageId: string,
+    message: MessageRecord,
     afterSeq: number,
     unsubscribed: AbortSignal,
   ): AsyncGenerator<StreamEvent, void, undefined> {
+    const messageId = message.id;
     const signal = AbortSignal.any([unsubscribed, this.shutdown.signal]);
     let lastSeq = afterSeq;
+    let delivered = '';
     this.openSubscriptions++;
     try {
-      for await (const event of readStream(this.streams, messageId, afterSeq, signal, this.readerOptions)) {
+      const events = readStream(this.streams, messageId, afterSeq, signal, this.readerOptions);
+      for await (const event of events) {
         lastSeq = event.seq;
+        if (event.type === 'delta') delivered += event.text;
         yield event;
         if (event.type === 'end') return;
       }
       if (this.shutdown.signal.aborted && !unsubscribed.aborted) {
         yield { type: 'end', messageId, seq: lastSeq, status: 'STREAMING', at: Date.now() };
       }
+    } catch (error) {
+      if (!(error instanceof Unavailable) || unsubscribed.aborted) throw error;
+      const snapshot: MessageRecord = {
+        ...message,
+        content: delivered,
+        status: 'INTERRUPTED',
+        error: {
+          code: 'STORAGE_UNAVAILABLE',
+          message: 'The stream could not be read; resume later.',
+        },
+      };
+      yield {
+        type: 'end',
+        messageId,
+        seq: lastSeq,
+        status: 'INTERRUPTED',
+        at: Date.now(),
+        snapshot,
+      };
     } finally {
       this.openSubscriptions--;
       if (this.openSubscriptions === 0) for (const wake of this.idleWaiters) wake();
@@ -116,5 +144,11 @@ async function* replayExpired(
     yield { type: 'delta', messageId: message.id, seq: 1, text: message.content, at };
   }
   const endSeq = message.content === '' ? 1 : 2;
-  yield { type: 'end', messageId: message.id, seq: Math.max(afterSeq, endSeq), status: message.status, at };
+  yield {
+    type: 'end',
+    messageId: message.id,
+    seq: Math.max(afterSeq, endSeq),
+    status: message.status,
+    at,
+  };
 }

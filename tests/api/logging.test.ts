@@ -50,7 +50,9 @@ describe('logs', () => {
     const generated = operations.filter((line) => line.requestId !== 'req-from-client-1');
     expect(generated.length).toBeGreaterThan(0);
     expect(new Set(generated.map((line) => line.requestId)).size).toBe(generated.length);
-    expect(lines.some((line) => line.msg === 'subscription started' && line.principal === 'alice')).toBe(true);
+    expect(
+      lines.some((line) => line.msg === 'subscription started' && line.principal === 'alice'),
+    ).toBe(true);
   });
 
   it('never contain an API key or message content at info level', () => {

@@ -50,7 +50,10 @@ describe('SIGTERM', () => {
   it('ends every open stream with a MessageEnd, closes sockets with 1001 and exits 0', async () => {
     const port = await freePort();
     child = await startProcess(port);
-    const server = { httpUrl: `http://127.0.0.1:${port}/graphql`, wsUrl: `ws://127.0.0.1:${port}/graphql` };
+    const server = {
+      httpUrl: `http://127.0.0.1:${port}/graphql`,
+      wsUrl: `ws://127.0.0.1:${port}/graphql`,
+    };
     const { assistantMessageId } = await startConversation(server, 'Tell me a long story.');
     const closeCodes: number[] = [];
     const client = wsClient(server);
@@ -59,7 +62,9 @@ describe('SIGTERM', () => {
     const streaming = new Promise<void>((resolve) => {
       firstDelta = resolve;
     });
-    const overWs = collectWs(client, assistantMessageId, undefined, { onEvent: () => firstDelta() });
+    const overWs = collectWs(client, assistantMessageId, undefined, {
+      onEvent: () => firstDelta(),
+    });
     const overSse = collectSse(server, assistantMessageId);
     await streaming;
     const exited = once(child, 'exit');

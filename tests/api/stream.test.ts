@@ -141,9 +141,12 @@ describe.each<BackendKind>(['memory', 'redis'])('message streams on the %s backe
     const resumed = await collectWs(client, assistantMessageId, cursor);
     await client.dispose();
     expect(resumed.events).toEqual(whole.events.slice(2));
-    expect(whole.deltas.slice(0, 2).map((delta) => delta.text).join('') + resumed.text).toBe(
-      FULL_TEXT,
-    );
+    expect(
+      whole.deltas
+        .slice(0, 2)
+        .map((delta) => delta.text)
+        .join('') + resumed.text,
+    ).toBe(FULL_TEXT);
   });
 
   it('SSE subscribers get the same stream as WebSocket subscribers', async () => {
@@ -218,12 +221,14 @@ describe.each<BackendKind>(['memory', 'redis'])('message streams on the %s backe
     expect(request.body.stream_options).toEqual({ include_usage: true });
     expect(request.body.messages[0]?.role).toBe('system');
     expect(request.body.messages[0]?.content).toContain('senior software engineer');
-    expect(request.body.messages.slice(1)).toEqual([
-      { role: 'assistant', content: 'ok' },
-      { role: 'user', content: 'second question' },
-      { role: 'assistant', content: 'ok' },
-      { role: 'user', content: 'third question' },
-    ].slice(-3));
+    expect(request.body.messages.slice(1)).toEqual(
+      [
+        { role: 'assistant', content: 'ok' },
+        { role: 'user', content: 'second question' },
+        { role: 'assistant', content: 'ok' },
+        { role: 'user', content: 'third question' },
+      ].slice(-3),
+    );
     upstream.setDefault({ chunks: ['Hello', ', ', 'world', '!'] });
   });
 });

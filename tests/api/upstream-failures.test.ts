@@ -5,7 +5,10 @@ import { startServer, type TestServer } from '../support/server.js';
 
 const CHUNKS = ['alpha ', 'beta ', 'gamma ', 'delta'];
 
-/** Each way an upstream fails still ends the stream with exactly one MessageEnd, FAILED, text kept. */
+/**
+ * Each way an upstream fails still ends the stream with exactly one MessageEnd, FAILED, text
+ * kept. One attempt and no breaker trips here: retries and breakers are resilience.test.ts.
+ */
 describe('upstream failures end the stream FAILED with one MessageEnd', () => {
   const upstream = new FakeOpenAI();
   let server: TestServer;
@@ -19,6 +22,8 @@ describe('upstream failures end the stream FAILED with one MessageEnd', () => {
         LLM_MODEL: 'fake-model',
         LLM_FIRST_TOKEN_TIMEOUT_MS: '400',
         LLM_IDLE_TIMEOUT_MS: '400',
+        LLM_RETRY_MAX_ATTEMPTS: '1',
+        BREAKER_VOLUME_THRESHOLD: '1000',
       },
     });
   });

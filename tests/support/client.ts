@@ -1,5 +1,5 @@
-import { type Client, createClient as createWsClient } from 'graphql-ws';
 import { createClient as createSseClient } from 'graphql-sse';
+import { type Client, createClient as createWsClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { TestServer } from './server.js';
 

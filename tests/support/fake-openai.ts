@@ -44,6 +44,8 @@ export interface RecordedRequest {
   clientClosed: Promise<void>;
   /** True once the response was sent completely. */
   finished: boolean;
+  /** Date.now() when the request arrived. */
+  receivedAt: number;
 }
 
 const DEFAULT_SCRIPT: UpstreamScript = {
@@ -134,6 +136,7 @@ export class FakeOpenAI {
         markClosed = resolve;
       }),
       finished: false,
+      receivedAt: Date.now(),
     };
     response.on('close', () => {
       if (!recorded.finished) markClosed();
@@ -151,7 +154,11 @@ export class FakeOpenAI {
       });
       response.end(
         JSON.stringify({
-          error: { message: `fake upstream error ${script.status}`, type: 'server_error', code: null },
+          error: {
+            message: `fake upstream error ${script.status}`,
+            type: 'server_error',
+            code: null,
+          },
         }),
       );
       recorded.finished = true;

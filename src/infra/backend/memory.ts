@@ -20,6 +20,7 @@ class MemoryStore implements Store {
   private readonly messages = new Map<string, MessageRecord>();
   private readonly messageIdsBySession = new Map<string, string[]>();
   private readonly claims = new Map<string, { holder: string; expiresAt: number }>();
+  private readonly generationLeases = new Map<string, number>();
   private nextSessionKey = 1;
 
   async createSession(session: SessionRecord): Promise<void> {
@@ -113,6 +114,29 @@ class MemoryStore implements Store {
   async releaseSession(sessionId: string, holder: string): Promise<void> {
     if (this.claims.get(sessionId)?.holder === holder) this.claims.delete(sessionId);
   }
+
+  async leaseGeneration(messageId: string, expiresAt: number): Promise<void> {
+    this.generationLeases.set(messageId, expiresAt);
+  }
+
+  async endGenerationLease(messageId: string): Promise<void> {
+    this.generationLeases.delete(messageId);
+  }
+
+  async expiredGenerations(now: number, limit: number): Promise<string[]> {
+    return [...this.generationLeases]
+      .filter(([, expiresAt]) => expiresAt < now)
+      .sort(([, a], [, b]) => a - b)
+      .slice(0, limit)
+      .map(([messageId]) => messageId);
+  }
+
+  async takeExpiredGeneration(messageId: string, now: number): Promise<boolean> {
+    const expiresAt = this.generationLeases.get(messageId);
+    if (expiresAt === undefined || expiresAt >= now) return false;
+    this.generationLeases.delete(messageId);
+    return true;
+  }
 }
 
 class MemoryStreamLog implements StreamLog {
@@ -124,13 +148,13 @@ class MemoryStreamLog implements StreamLog {
 
   async append(messageId: string, events: readonly StreamEvent[]): Promise<void> {
     const log = this.logs.get(messageId) ?? [];
-    for (const event of events) {
-      const lastSeq = log.at(-1)?.seq ?? 0;
-      if (event.seq !== lastSeq + 1) {
-        throw new Error(`stream log for ${messageId} expected seq ${lastSeq + 1}, got ${event.seq}`);
+    const lastSeq = log.at(-1)?.seq ?? 0;
+    events.forEach((event, index) => {
+      if (event.seq !== lastSeq + index + 1) {
+        throw new Error(`SEQ_CONFLICT expected ${lastSeq + index + 1} got ${event.seq}`);
       }
-      log.push(copy(event));
-    }
+    });
+    log.push(...events.map(copy));
     this.logs.set(messageId, log);
     this.scheduleExpiry(messageId);
     for (const event of events) {

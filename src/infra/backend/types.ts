@@ -42,6 +42,17 @@ export interface Store {
    */
   claimSession(sessionId: string, holder: string, ttlMs: number): Promise<string | null>;
   releaseSession(sessionId: string, holder: string): Promise<void>;
+
+  /**
+   * Records that an instance is generating `messageId` until `expiresAt` (epoch ms); calling it
+   * again extends the lease. An instance that dies stops extending it.
+   */
+  leaseGeneration(messageId: string, expiresAt: number): Promise<void>;
+  endGenerationLease(messageId: string): Promise<void>;
+  /** Generations whose lease ended before `now`, oldest first, at most `limit`. */
+  expiredGenerations(now: number, limit: number): Promise<string[]>;
+  /** Takes an expired lease for recovery: true for exactly one caller, false once extended. */
+  takeExpiredGeneration(messageId: string, now: number): Promise<boolean>;
 }
 
 export interface StreamLog {

@@ -1,18 +1,41 @@
 import type { Config } from '../../config.js';
+import type { BreakerRegistry } from '../../infra/breakers.js';
+import type { Logger } from '../../infra/logger.js';
+import { isLlmOutage, LlmChain } from './chain.js';
 import { LocalProvider } from './local.js';
 import { OpenAiProvider } from './openai.js';
-import type { LlmProvider } from './types.js';
 
+export { LlmChain } from './chain.js';
 export type { ChatTurn, LlmChunk, LlmProvider } from './types.js';
 export { GenerationFailure } from './types.js';
 
-export function createLlmProvider(llm: Config['llm']): LlmProvider {
-  if (llm.provider === 'local') return new LocalProvider(llm.localTokenDelayMs);
-  return new OpenAiProvider({
-    baseURL: llm.baseURL,
-    apiKey: llm.apiKey,
-    model: llm.models[0]!,
-    firstTokenTimeoutMs: llm.firstTokenTimeoutMs,
-    idleTimeoutMs: llm.idleTimeoutMs,
-  });
+/** The configured chain: the local responder, or every endpoint's models, each behind a breaker. */
+export function createLlmChain(
+  llm: Config['llm'],
+  breakers: BreakerRegistry,
+  log: Logger,
+): LlmChain {
+  const breakerOptions = { timeout: false, isOutage: isLlmOutage };
+  if (llm.provider === 'local') {
+    const provider = new LocalProvider(llm.localTokenDelayMs);
+    return new LlmChain(
+      [{ provider, breaker: breakers.create(`llm:local:${provider.model}`, breakerOptions) }],
+      llm.retry,
+      log,
+    );
+  }
+  const links = llm.endpoints.flatMap((endpoint) =>
+    endpoint.models.map((model) => ({
+      provider: new OpenAiProvider({
+        baseURL: endpoint.baseURL,
+        apiKey: endpoint.apiKey,
+        model,
+        firstTokenTimeoutMs: llm.firstTokenTimeoutMs,
+        idleTimeoutMs: llm.idleTimeoutMs,
+        totalTimeoutMs: llm.totalTimeoutMs,
+      }),
+      breaker: breakers.create(`llm:${endpoint.name}:${model}`, breakerOptions),
+    })),
+  );
+  return new LlmChain(links, llm.retry, log);
 }

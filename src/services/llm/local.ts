@@ -7,12 +7,10 @@ const PREAMBLE =
   "This is Parley's offline development responder, not a language model: set OPENAI_API_KEY " +
   '(and OPENAI_BASE_URL for other OpenAI-compatible endpoints) for real answers.';
 
-/** Rough token estimate: about four characters per token for English text. */
-const estimateTokens = (text: string) => Math.max(1, Math.ceil(text.length / 4));
-
 /**
  * The built-in responder for development and demos: deterministic (the same conversation gets
- * the same answer), streamed word by word at a realistic, configurable pace.
+ * the same answer), streamed word by word at a realistic, configurable pace. It reports no usage,
+ * so usage is counted the way it is for any upstream that reports none.
  */
 export class LocalProvider implements LlmProvider {
   readonly model = LOCAL_MODEL;
@@ -28,11 +26,6 @@ export class LocalProvider implements LlmProvider {
       signal.throwIfAborted();
       yield { kind: 'text', text: word };
     }
-    const prompt = turns.map((turn) => turn.content).join('\n');
-    yield {
-      kind: 'usage',
-      usage: { promptTokens: estimateTokens(prompt), completionTokens: estimateTokens(answer) },
-    };
   }
 }
 

@@ -9,6 +9,7 @@ export interface OpenAiProviderOptions {
   model: string;
   firstTokenTimeoutMs: number;
   idleTimeoutMs: number;
+  totalTimeoutMs: number;
 }
 
 /** Any OpenAI-compatible chat-completions endpoint, streamed through the official SDK. */
@@ -43,6 +44,7 @@ export class OpenAiProvider implements LlmProvider {
       controller,
       this.options.firstTokenTimeoutMs,
       this.options.idleTimeoutMs,
+      this.options.totalTimeoutMs,
     );
     let finished = false;
     try {
@@ -56,9 +58,9 @@ export class OpenAiProvider implements LlmProvider {
         { signal: controller.signal },
       );
       for await (const chunk of chunks) {
-        watchdog.chunk();
         const choice = chunk.choices[0];
         const text = choice?.delta?.content;
+        watchdog.chunk(Boolean(text));
         if (text) yield { kind: 'text', text };
         if (choice?.finish_reason) finished = true;
         if (chunk.usage) {
@@ -80,9 +82,27 @@ export class OpenAiProvider implements LlmProvider {
     // The SDK ends the loop quietly on abort and on a truncated stream; neither is an answer.
     if (controller.signal.aborted) throw controller.signal.reason;
     if (!finished) {
-      throw new GenerationFailure('UPSTREAM_INCOMPLETE', 'The model stream ended before finishing.');
+      throw new GenerationFailure(
+        'UPSTREAM_INCOMPLETE',
+        'The model stream ended before finishing.',
+        {
+          transient: true,
+        },
+      );
     }
   }
+}
+
+/** Seconds or an HTTP date in Retry-After; OpenAI also sends retry-after-ms. */
+function retryAfterMs(headers: Headers | undefined): number | undefined {
+  const milliseconds = Number(headers?.get('retry-after-ms'));
+  if (Number.isFinite(milliseconds) && milliseconds > 0) return milliseconds;
+  const value = headers?.get('retry-after');
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
 function toFailure(error: unknown): GenerationFailure {
@@ -94,19 +114,27 @@ function toFailure(error: unknown): GenerationFailure {
   }
   if (error instanceof OpenAI.APIConnectionTimeoutError) {
     return new GenerationFailure('UPSTREAM_TIMEOUT', 'The model did not answer in time.', {
+      transient: true,
       cause: error,
     });
   }
   if (error instanceof OpenAI.APIError && error.status !== undefined) {
-    const code = error.status === 429 ? 'UPSTREAM_RATE_LIMITED' : 'UPSTREAM_ERROR';
-    return new GenerationFailure(code, `The model endpoint answered ${error.status}.`, {
-      cause: error,
-    });
+    const status = error.status;
+    const transient = status === 408 || status === 429 || status >= 500;
+    return new GenerationFailure(
+      status === 429 ? 'UPSTREAM_RATE_LIMITED' : 'UPSTREAM_ERROR',
+      `The model endpoint answered ${status}.`,
+      { transient, retryAfterMs: retryAfterMs(error.headers), cause: error },
+    );
   }
   if (error instanceof OpenAI.APIError) {
     return new GenerationFailure('UPSTREAM_UNAVAILABLE', 'The model endpoint is unreachable.', {
+      transient: true,
       cause: error,
     });
   }
-  return new GenerationFailure('UPSTREAM_ERROR', 'The model stream failed.', { cause: error });
+  return new GenerationFailure('UPSTREAM_ERROR', 'The model stream failed.', {
+    transient: true,
+    cause: error,
+  });
 }

@@ -1,5 +1,6 @@
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
 import { Unavailable } from '../../../errors.js';
+import { type Breaker, BreakerOpenError } from '../../breakers.js';
 
 /**
  * Connections that fail fast: no offline queue and one retry per request, so a request caught
@@ -22,11 +23,49 @@ export async function connectRedis(url: string, connectionName: string): Promise
   return redis;
 }
 
-/** Runs a Redis call and turns any transport failure into the contract's error. */
-export async function guarded<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw new Unavailable('The storage backend is unavailable.', {}, { cause: error });
-  }
+export type Guard = <T>(call: () => Promise<T>) => Promise<T>;
+
+/** What the Redis breaker counts: transport failures, not replies Redis gave on purpose. */
+export const isRedisOutage = (error: unknown) => !(error instanceof ReplyError);
+
+/**
+ * Runs Redis calls through the Redis breaker and turns a transport failure (or the open breaker)
+ * into the contract's UPSTREAM_UNAVAILABLE. A reply error (Redis answered, and refused) is a bug
+ * or a conflict, not an outage: it passes unchanged.
+ */
+export function createGuard(breaker: Breaker | undefined): Guard {
+  return async (call) => {
+    try {
+      return breaker ? await breaker.fire(call) : await call();
+    } catch (error) {
+      if (error instanceof ReplyError) throw error;
+      const message =
+        error instanceof BreakerOpenError
+          ? 'The storage backend is unavailable (circuit open).'
+          : 'The storage backend is unavailable.';
+      throw new Unavailable(message, {}, { cause: error });
+    }
+  };
+}
+
+const HEARTBEAT_INTERVAL_MS = 2_000;
+
+/**
+ * A connection can stall silently (socket up, no bytes): ioredis never notices. A periodic PING
+ * that does not answer within the interval forces a reconnect.
+ */
+export function startHeartbeat(redis: Redis): () => void {
+  const timer = setInterval(() => {
+    if (redis.status !== 'ready') return;
+    const deadline = setTimeout(() => redis.disconnect(true), HEARTBEAT_INTERVAL_MS);
+    redis.ping().then(
+      () => clearTimeout(deadline),
+      () => {
+        clearTimeout(deadline);
+        redis.disconnect(true);
+      },
+    );
+  }, HEARTBEAT_INTERVAL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }

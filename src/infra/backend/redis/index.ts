@@ -1,7 +1,8 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Redis } from 'ioredis';
+import type { Breaker } from '../../breakers.js';
 import type { Backend, ControlBus, Unwatch } from '../types.js';
-import { connectRedis, guarded } from './connection.js';
+import { connectRedis, createGuard, startHeartbeat } from './connection.js';
 import { redisKeys } from './keys.js';
 import { RedisStore } from './store.js';
 import { RedisStreamLog } from './stream-log.js';
@@ -10,6 +11,8 @@ export interface RedisBackendOptions {
   url: string;
   streamLogTtlSeconds: number;
   keyPrefix: string;
+  /** Guards every command; while open, calls fail fast with UPSTREAM_UNAVAILABLE. */
+  breaker?: Breaker;
 }
 
 /** Shared backend: any number of instances serve the same sessions and streams. */
@@ -21,6 +24,9 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
     throw error;
   });
   handleUnsubscribeRejections(subscriber);
+  const stopHeartbeats = [startHeartbeat(commands), startHeartbeat(subscriber)];
+  const guarded = createGuard(options.breaker);
+  const unguarded = createGuard(undefined);
   const pubsub = new RedisPubSub({ publisher: commands, subscriber });
 
   const control: ControlBus = {
@@ -37,14 +43,15 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
 
   return {
     kind: 'redis',
-    store: new RedisStore(commands, keys),
-    streams: new RedisStreamLog(commands, pubsub, keys, options.streamLogTtlSeconds),
+    store: new RedisStore(commands, keys, guarded),
+    streams: new RedisStreamLog(commands, pubsub, keys, options.streamLogTtlSeconds, guarded),
     control,
-    ping: () =>
-      guarded(async () => {
-        await commands.ping();
-      }),
+    // Not through the breaker: readiness must see Redis itself, and must not count against it.
+    ping: async () => {
+      await unguarded(() => commands.ping());
+    },
     close: async () => {
+      for (const stop of stopHeartbeats) stop();
       await Promise.allSettled([commands.quit(), subscriber.quit()]);
     },
   };
@@ -52,7 +59,8 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
 
 /**
  * graphql-redis-subscriptions fires UNSUBSCRIBE without awaiting it; during an outage its
- * rejection would go unhandled and end the process. The channel is dropped on reconnect anyway.
+ * rejection would go unhandled and end the process. A channel left subscribed only costs
+ * messages nobody listens to.
  */
 function handleUnsubscribeRejections(subscriber: Redis): void {
   for (const name of ['unsubscribe', 'punsubscribe'] as const) {

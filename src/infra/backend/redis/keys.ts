@@ -14,6 +14,8 @@ export function redisKeys(prefix: string) {
     sessionMessages: (sessionId: string) => `${prefix}session:${sessionId}:messages`,
     /** STRING with PX: the id of the assistant message generating in the session (a lease). */
     sessionClaim: (sessionId: string) => `${prefix}session:${sessionId}:generation`,
+    /** ZSET: messages being generated, scored by when their instance's lease ends (epoch ms). */
+    generationLeases: `${prefix}generations`,
     /** STRING: the MessageRecord as JSON. */
     message: (messageId: string) => `${prefix}message:${messageId}`,
     /** STREAM with TTL: a message's events; entry id `<seq>-0`, field `e` = event JSON. */

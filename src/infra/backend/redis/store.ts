@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { MessageRecord, SessionRecord } from '../../../model.js';
 import type { MessagePageRequest, SessionListEntry, Store } from '../types.js';
-import { guarded } from './connection.js';
+import type { Guard } from './connection.js';
 import type { RedisKeys } from './keys.js';
 
 const CLAIM_SCRIPT = `
@@ -14,6 +14,13 @@ return current`;
 
 const RELEASE_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+const TAKE_EXPIRED_SCRIPT = `
+local expiresAt = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if expiresAt and tonumber(expiresAt) < tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
 return 0`;
 
 function parseAll<T>(values: readonly (string | null)[]): (T | null)[] {
@@ -33,10 +40,11 @@ export class RedisStore implements Store {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    private readonly guarded: Guard,
   ) {}
 
   createSession(session: SessionRecord): Promise<void> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       const order = await this.redis.incr(this.keys.sessionOrder);
       await this.redis
         .multi()
@@ -47,14 +55,14 @@ export class RedisStore implements Store {
   }
 
   saveSession(session: SessionRecord): Promise<void> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       await this.redis.set(this.keys.session(session.id), JSON.stringify(session), 'XX');
     });
   }
 
   getSessions(ids: readonly string[]): Promise<(SessionRecord | null)[]> {
     if (ids.length === 0) return Promise.resolve([]);
-    return guarded(async () =>
+    return this.guarded(async () =>
       parseAll<SessionRecord>(await this.redis.mget(ids.map((id) => this.keys.session(id)))),
     );
   }
@@ -63,7 +71,7 @@ export class RedisStore implements Store {
     principal: string,
     page: { beforeKey: number | undefined; limit: number },
   ): Promise<SessionListEntry[]> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       const max = page.beforeKey === undefined ? '+inf' : `(${page.beforeKey}`;
       const flat = await this.redis.zrevrangebyscore(
         this.keys.principalSessions(principal),
@@ -83,7 +91,7 @@ export class RedisStore implements Store {
   }
 
   deleteSession(sessionId: string): Promise<string[]> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       const [sessionJson, messageIds] = pipelineValues(
         await this.redis
           .pipeline()
@@ -108,7 +116,7 @@ export class RedisStore implements Store {
   }
 
   addMessage(message: MessageRecord): Promise<void> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       await this.redis
         .multi()
         .set(this.keys.message(message.id), JSON.stringify(message))
@@ -118,21 +126,21 @@ export class RedisStore implements Store {
   }
 
   saveMessage(message: MessageRecord): Promise<void> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       await this.redis.set(this.keys.message(message.id), JSON.stringify(message), 'XX');
     });
   }
 
   getMessages(ids: readonly string[]): Promise<(MessageRecord | null)[]> {
     if (ids.length === 0) return Promise.resolve([]);
-    return guarded(async () =>
+    return this.guarded(async () =>
       parseAll<MessageRecord>(await this.redis.mget(ids.map((id) => this.keys.message(id)))),
     );
   }
 
   countMessages(sessionIds: readonly string[]): Promise<number[]> {
     if (sessionIds.length === 0) return Promise.resolve([]);
-    return guarded(async () => {
+    return this.guarded(async () => {
       const pipeline = this.redis.pipeline();
       for (const id of sessionIds) pipeline.llen(this.keys.sessionMessages(id));
       return pipelineValues(await pipeline.exec()) as number[];
@@ -141,7 +149,7 @@ export class RedisStore implements Store {
 
   listMessageIds(pages: readonly MessagePageRequest[]): Promise<string[][]> {
     if (pages.length === 0) return Promise.resolve([]);
-    return guarded(async () => {
+    return this.guarded(async () => {
       const pipeline = this.redis.pipeline();
       for (const { sessionId, offset, limit } of pages) {
         if (limit <= 0) pipeline.echo('empty');
@@ -153,7 +161,7 @@ export class RedisStore implements Store {
   }
 
   claimSession(sessionId: string, holder: string, ttlMs: number): Promise<string | null> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       const current = await this.redis.eval(
         CLAIM_SCRIPT,
         1,
@@ -166,8 +174,39 @@ export class RedisStore implements Store {
   }
 
   releaseSession(sessionId: string, holder: string): Promise<void> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       await this.redis.eval(RELEASE_SCRIPT, 1, this.keys.sessionClaim(sessionId), holder);
+    });
+  }
+
+  leaseGeneration(messageId: string, expiresAt: number): Promise<void> {
+    return this.guarded(async () => {
+      await this.redis.zadd(this.keys.generationLeases, expiresAt, messageId);
+    });
+  }
+
+  endGenerationLease(messageId: string): Promise<void> {
+    return this.guarded(async () => {
+      await this.redis.zrem(this.keys.generationLeases, messageId);
+    });
+  }
+
+  expiredGenerations(now: number, limit: number): Promise<string[]> {
+    return this.guarded(() =>
+      this.redis.zrangebyscore(this.keys.generationLeases, '-inf', `(${now}`, 'LIMIT', 0, limit),
+    );
+  }
+
+  takeExpiredGeneration(messageId: string, now: number): Promise<boolean> {
+    return this.guarded(async () => {
+      const removed = await this.redis.eval(
+        TAKE_EXPIRED_SCRIPT,
+        1,
+        this.keys.generationLeases,
+        messageId,
+        now,
+      );
+      return removed === 1;
     });
   }
 }

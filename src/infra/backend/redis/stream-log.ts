@@ -2,15 +2,24 @@ import type { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Redis } from 'ioredis';
 import type { StreamEvent } from '../../../model.js';
 import type { StreamLog, Unwatch } from '../types.js';
-import { guarded } from './connection.js';
+import type { Guard } from './connection.js';
 import type { RedisKeys } from './keys.js';
 
 /**
- * Appends and announces in one atomic script: the log entry always exists before its
- * announcement, and an entry with a stale seq aborts before anything is published.
- * KEYS[1] = log, ARGV = ttl, channel, then (seq, json) pairs.
+ * Appends and announces in one atomic script: every seq is checked to continue the log before
+ * anything is written, so an append is all or nothing and a log never has a gap; the entries
+ * always exist before their announcement. KEYS[1] = log, ARGV = ttl, channel, (seq, json) pairs.
  */
 const APPEND_SCRIPT = `
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local expected = 1
+if #newest > 0 then expected = tonumber(string.match(newest[1][1], '^(%d+)')) + 1 end
+for i = 3, #ARGV, 2 do
+  if tonumber(ARGV[i]) ~= expected then
+    return redis.error_reply('SEQ_CONFLICT expected ' .. expected .. ' got ' .. ARGV[i])
+  end
+  expected = expected + 1
+end
 for i = 3, #ARGV, 2 do
   redis.call('XADD', KEYS[1], ARGV[i] .. '-0', 'e', ARGV[i + 1])
 end
@@ -28,12 +37,13 @@ export class RedisStreamLog implements StreamLog {
     private readonly pubsub: RedisPubSub,
     private readonly keys: RedisKeys,
     private readonly ttlSeconds: number,
+    private readonly guarded: Guard,
   ) {}
 
   append(messageId: string, events: readonly StreamEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
     const pairs = events.flatMap((event) => [String(event.seq), JSON.stringify(event)]);
-    return guarded(async () => {
+    return this.guarded(async () => {
       await this.redis.eval(
         APPEND_SCRIPT,
         1,
@@ -46,7 +56,7 @@ export class RedisStreamLog implements StreamLog {
   }
 
   read(messageId: string, afterSeq: number, limit: number): Promise<StreamEvent[]> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       const entries = (await this.redis.xrange(
         this.keys.eventLog(messageId),
         `${afterSeq + 1}-0`,
@@ -59,7 +69,7 @@ export class RedisStreamLog implements StreamLog {
   }
 
   watch(messageId: string, onEvent: (event: StreamEvent) => void): Promise<Unwatch> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       const subscriptionId = await this.pubsub.subscribe<StreamEvent>(
         this.keys.eventChannel(messageId),
         onEvent,
@@ -70,7 +80,7 @@ export class RedisStreamLog implements StreamLog {
 
   remove(messageIds: readonly string[]): Promise<void> {
     if (messageIds.length === 0) return Promise.resolve();
-    return guarded(async () => {
+    return this.guarded(async () => {
       await this.redis.del(...messageIds.map((id) => this.keys.eventLog(id)));
     });
   }

@@ -1,0 +1,144 @@
+import CircuitBreaker from 'opossum';
+import type { BreakerSettings } from '../config.js';
+import type { Logger } from './logger.js';
+
+export type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
+
+export interface BreakerSnapshot {
+  name: string;
+  state: BreakerState;
+  /** Counts over the rolling window. */
+  fires: number;
+  successes: number;
+  failures: number;
+  rejects: number;
+  timeouts: number;
+  latencyMeanMs: number;
+}
+
+/** Thrown instead of calling the upstream while a breaker is open. */
+export class BreakerOpenError extends Error {
+  override name = 'BreakerOpenError';
+
+  constructor(readonly breaker: string) {
+    super(`The circuit breaker "${breaker}" is open.`);
+  }
+}
+
+export interface BreakerOptions {
+  /**
+   * Let opossum time calls out. Off for calls that run their own timers and abort themselves:
+   * opossum's timeout only stops waiting, it cannot stop the call.
+   */
+  timeout: boolean;
+  /** Errors that say nothing about the upstream's health (bad input, cancellation) return false. */
+  isOutage: (error: unknown) => boolean;
+}
+
+type Call = () => Promise<unknown>;
+
+/**
+ * One opossum breaker per upstream. Each call passes its own thunk (and so its own
+ * AbortController): opossum's shared abortController would abort every concurrent call.
+ * No `capacity` is set, since capacity rejections count as failures and would open it.
+ */
+export class Breaker {
+  constructor(private readonly circuit: CircuitBreaker<[Call], unknown>) {}
+
+  get name(): string {
+    return this.circuit.name;
+  }
+
+  get state(): BreakerState {
+    if (this.circuit.opened) return 'OPEN';
+    return this.circuit.halfOpen ? 'HALF_OPEN' : 'CLOSED';
+  }
+
+  /** True when a call now would be refused without reaching the upstream. */
+  get refusing(): boolean {
+    return this.circuit.opened;
+  }
+
+  async fire<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return (await this.circuit.fire(call)) as T;
+    } catch (error) {
+      if ((error as { code?: string }).code === 'EOPENBREAKER')
+        throw new BreakerOpenError(this.name);
+      throw error;
+    }
+  }
+
+  /** Counts a failure seen after the call had succeeded (a stream that broke midway). */
+  recordFailure(error: unknown): void {
+    this.circuit.fire(() => Promise.reject(error)).catch(() => {});
+  }
+
+  reset(): void {
+    this.circuit.close();
+  }
+
+  snapshot(): BreakerSnapshot {
+    const stats = this.circuit.stats;
+    return {
+      name: this.name,
+      state: this.state,
+      fires: stats.fires,
+      successes: stats.successes,
+      failures: stats.failures,
+      rejects: stats.rejects,
+      timeouts: stats.timeouts,
+      latencyMeanMs: stats.latencyMean,
+    };
+  }
+
+  shutdown(): void {
+    this.circuit.shutdown();
+  }
+}
+
+/** Every breaker of the process, by name, built from one preset; listed by health and admin. */
+export class BreakerRegistry {
+  private readonly breakers = new Map<string, Breaker>();
+
+  constructor(
+    private readonly settings: BreakerSettings,
+    private readonly log: Logger,
+  ) {}
+
+  create(name: string, options: BreakerOptions): Breaker {
+    const existing = this.breakers.get(name);
+    if (existing) return existing;
+    const circuit = new CircuitBreaker<[Call], unknown>((call) => call(), {
+      name,
+      timeout: options.timeout ? this.settings.timeoutMs : false,
+      errorThresholdPercentage: this.settings.errorThresholdPercentage,
+      volumeThreshold: this.settings.volumeThreshold,
+      resetTimeout: this.settings.resetTimeoutMs,
+      rollingCountTimeout: this.settings.rollingWindowMs,
+      rollingCountBuckets: 10,
+      errorFilter: (error: unknown) => !options.isOutage(error),
+    });
+    circuit.on('open', () => this.log.warn({ breaker: name }, 'circuit breaker opened'));
+    circuit.on('halfOpen', () => this.log.info({ breaker: name }, 'circuit breaker half-open'));
+    circuit.on('close', () => this.log.info({ breaker: name }, 'circuit breaker closed'));
+    const breaker = new Breaker(circuit);
+    this.breakers.set(name, breaker);
+    return breaker;
+  }
+
+  list(): BreakerSnapshot[] {
+    return [...this.breakers.values()].map((breaker) => breaker.snapshot());
+  }
+
+  /** Closes the named breaker; false when there is none by that name. */
+  reset(name: string): boolean {
+    const breaker = this.breakers.get(name);
+    breaker?.reset();
+    return breaker !== undefined;
+  }
+
+  shutdown(): void {
+    for (const breaker of this.breakers.values()) breaker.shutdown();
+  }
+}

@@ -1,0 +1,113 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RetrySettings } from '../../config.js';
+import { type Breaker, BreakerOpenError } from '../../infra/breakers.js';
+import type { Logger } from '../../infra/logger.js';
+import { retryDelayMs } from './backoff.js';
+import { type ChatTurn, GenerationFailure, type LlmChunk, type LlmProvider } from './types.js';
+
+export interface ChainLink {
+  provider: LlmProvider;
+  breaker: Breaker;
+}
+
+const NOTHING_AVAILABLE = () =>
+  new GenerationFailure('UPSTREAM_UNAVAILABLE', 'No model is available right now.', {
+    transient: true,
+  });
+
+/**
+ * The fallback chain: each model of each endpoint in order, each behind its own breaker. Before
+ * the first token a transient failure is retried (backoff with full jitter, Retry-After honoured
+ * up to a cap, bounded attempts, one deadline for the whole chain), a lasting one moves on to the
+ * next link, and an open breaker is skipped without a request. After the first token nothing is
+ * retried: the failure ends the answer, whose text so far is kept.
+ */
+export class LlmChain implements LlmProvider {
+  readonly model: string;
+  readonly describe: string;
+
+  constructor(
+    private readonly links: readonly ChainLink[],
+    private readonly retry: RetrySettings,
+    private readonly log: Logger,
+  ) {
+    if (links.length === 0) throw new Error('an LLM chain needs at least one link');
+    this.model = links[0]!.provider.model;
+    this.describe = links.map((link) => link.provider.describe).join(', then ');
+  }
+
+  /** True when every link's breaker is open: a new answer would fail at once. */
+  get unavailable(): boolean {
+    return this.links.every((link) => link.breaker.refusing);
+  }
+
+  async *stream(turns: readonly ChatTurn[], signal: AbortSignal): AsyncGenerator<LlmChunk> {
+    const deadline = Date.now() + this.retry.deadlineMs;
+    let lastFailure: GenerationFailure = NOTHING_AVAILABLE();
+    for (const link of this.links) {
+      for (let attempt = 0; attempt < this.retry.maxAttempts; attempt++) {
+        const chunks = link.provider.stream(turns, signal)[Symbol.asyncIterator]();
+        let first: IteratorResult<LlmChunk>;
+        try {
+          first = await link.breaker.fire(() => chunks.next());
+        } catch (error) {
+          await chunks.return?.().catch(() => {});
+          signal.throwIfAborted();
+          if (error instanceof BreakerOpenError) break;
+          lastFailure = asFailure(error);
+          const delay = retryDelayMs(attempt, this.retry, lastFailure.retryAfterMs);
+          const retryable =
+            lastFailure.transient &&
+            attempt + 1 < this.retry.maxAttempts &&
+            Date.now() + delay < deadline;
+          this.log.warn(
+            {
+              model: link.provider.model,
+              attempt,
+              code: lastFailure.code,
+              retryInMs: retryable ? delay : null,
+            },
+            'model call failed before its first token',
+          );
+          if (!retryable) break;
+          await sleep(delay, undefined, { signal });
+          continue;
+        }
+        yield { kind: 'model', model: link.provider.model };
+        yield* this.rest(link, chunks, first, signal);
+        return;
+      }
+      if (Date.now() >= deadline) break;
+    }
+    throw lastFailure;
+  }
+
+  private async *rest(
+    link: ChainLink,
+    chunks: AsyncIterator<LlmChunk>,
+    first: IteratorResult<LlmChunk>,
+    signal: AbortSignal,
+  ): AsyncGenerator<LlmChunk> {
+    try {
+      for (let next = first; !next.done; next = await chunks.next()) yield next.value;
+    } catch (error) {
+      if (!signal.aborted) link.breaker.recordFailure(error);
+      throw error;
+    } finally {
+      await chunks.return?.().catch(() => {});
+    }
+  }
+}
+
+function asFailure(error: unknown): GenerationFailure {
+  return error instanceof GenerationFailure
+    ? error
+    : new GenerationFailure('UPSTREAM_ERROR', 'The model call failed.', {
+        transient: true,
+        cause: error,
+      });
+}
+
+/** What a breaker counts against an upstream: transient failures, not cancellations or bad input. */
+export const isLlmOutage = (error: unknown) =>
+  error instanceof GenerationFailure && error.transient;
