@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
 /** The machine's Redis (CI makes sure it answers). Tests isolate themselves by key prefix. */
@@ -32,10 +35,17 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
   }
 }
 
-/** A redis-server of the test's own on a free port, which the test may stop and restart. */
+/**
+ * A redis-server of the test's own on a free port, which the test may stop and restart. With
+ * `persistent`, every write is fsynced to an append-only file in a temporary directory, so a
+ * restart comes back with the data, as a production Redis would.
+ */
 export class PrivateRedis {
   private process: ChildProcess | undefined;
+  private directory: string | undefined;
   port = 0;
+
+  constructor(private readonly options: { persistent?: boolean } = {}) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -43,9 +53,13 @@ export class PrivateRedis {
 
   async start(): Promise<this> {
     if (this.port === 0) this.port = await freePort();
+    if (this.options.persistent) this.directory ??= await mkdtemp(join(tmpdir(), 'parley-redis-'));
+    const persistence = this.directory
+      ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.directory]
+      : ['--appendonly', 'no'];
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     this.process = child;
@@ -70,5 +84,11 @@ export class PrivateRedis {
     child.kill('SIGKILL');
     await exited;
     this.process = undefined;
+  }
+
+  /** Stops the server and deletes its data directory. */
+  async destroy(): Promise<void> {
+    await this.stop();
+    if (this.directory) await rm(this.directory, { recursive: true, force: true });
   }
 }
