@@ -29,7 +29,7 @@ describe('a 5 second Redis outage', () => {
   let readyDuring: number;
   let healthDuring: { status: string; checks: { name: string; status: string }[] } | undefined;
   let createDuring: { code: string | undefined; ms: number };
-  const closeSockets: (() => Promise<void>)[] = [];
+  const closeSockets: (() => unknown)[] = [];
 
   beforeAll(async () => {
     await redis.start();
