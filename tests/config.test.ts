@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig, RESILIENCE_PRESETS } from '../src/config.js';
 
 /** loadConfig's failure for `env`, which must be a ConfigError. */
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -183,5 +183,96 @@ describe('production', () => {
 
   it('GRAPHQL_INTROSPECTION=false turns it off outside production too', () => {
     expect(loadConfig({ GRAPHQL_INTROSPECTION: 'false' }).introspection).toBe(false);
+  });
+});
+
+describe('resilience settings', () => {
+  it('take the development preset outside production and the production one in it', () => {
+    expect(loadConfig({}).breakers).toEqual({
+      preset: 'development',
+      ...RESILIENCE_PRESETS.development,
+    });
+    const production = loadConfig({ NODE_ENV: 'production', API_KEYS: 'ops:key' });
+    expect(production.breakers).toEqual({ preset: 'production', ...RESILIENCE_PRESETS.production });
+  });
+
+  it('let each breaker setting be overridden by its own variable', () => {
+    const config = loadConfig({
+      RESILIENCE_PRESET: 'production',
+      BREAKER_TIMEOUT_MS: '1234',
+      BREAKER_ERROR_THRESHOLD_PERCENTAGE: '25',
+      BREAKER_VOLUME_THRESHOLD: '7',
+      BREAKER_RESET_TIMEOUT_MS: '999',
+      BREAKER_ROLLING_WINDOW_MS: '20000',
+    });
+    expect(config.breakers).toEqual({
+      preset: 'production',
+      timeoutMs: 1234,
+      errorThresholdPercentage: 25,
+      volumeThreshold: 7,
+      resetTimeoutMs: 999,
+      rollingWindowMs: 20000,
+    });
+  });
+
+  it('reject an unknown preset, naming the variable', () => {
+    expectOneLineNaming(configError({ RESILIENCE_PRESET: 'chaos' }), 'RESILIENCE_PRESET');
+  });
+});
+
+describe('LLM_PROVIDERS', () => {
+  const second = {
+    name: 'groq',
+    baseURL: 'https://api.groq.example/v1',
+    apiKeyEnv: 'GROQ_KEY',
+    models: ['llama'],
+  };
+
+  it('appends endpoints after the primary one, reading keys from the named variables', () => {
+    const config = loadConfig({
+      OPENAI_API_KEY: 'sk-primary',
+      LLM_MODEL: 'gpt-4o',
+      LLM_PROVIDERS: JSON.stringify([second]),
+      GROQ_KEY: 'gsk-secret',
+    });
+    expect(config.llm.provider).toBe('openai');
+    expect(config.llm.endpoints).toEqual([
+      { name: 'primary', baseURL: undefined, apiKey: 'sk-primary', models: ['gpt-4o'] },
+      { name: 'groq', baseURL: second.baseURL, apiKey: 'gsk-secret', models: ['llama'] },
+    ]);
+  });
+
+  it('alone, selects the openai provider with only those endpoints', () => {
+    const config = loadConfig({ LLM_PROVIDERS: JSON.stringify([second]), GROQ_KEY: 'gsk' });
+    expect(config.llm.provider).toBe('openai');
+    expect(config.llm.endpoints.map((endpoint) => endpoint.name)).toEqual(['groq']);
+  });
+
+  it('refuses a key variable that is not set, naming both', () => {
+    const error = configError({ LLM_PROVIDERS: JSON.stringify([second]) });
+    expectOneLineNaming(error, 'LLM_PROVIDERS');
+    expect(error.message).toContain('GROQ_KEY');
+  });
+
+  it('refuses malformed JSON and entries without models', () => {
+    expectOneLineNaming(configError({ LLM_PROVIDERS: '[{' }), 'LLM_PROVIDERS');
+    expectOneLineNaming(
+      configError({ LLM_PROVIDERS: JSON.stringify([{ ...second, models: [] }]), GROQ_KEY: 'k' }),
+      'LLM_PROVIDERS',
+    );
+  });
+
+  it('never accepts a key written in the list itself', () => {
+    const config = loadConfig({
+      LLM_PROVIDERS: JSON.stringify([{ ...second, apiKey: 'inline-secret' }]),
+      GROQ_KEY: 'gsk',
+    });
+    expect(JSON.stringify(config.llm.endpoints)).not.toContain('inline-secret');
+  });
+});
+
+describe('whitespace-only numbers', () => {
+  it('are malformed, not zero', () => {
+    expectOneLineNaming(configError({ PORT: ' ' }), 'PORT');
   });
 });
