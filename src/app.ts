@@ -148,7 +148,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       await recovery.stop();
       await generation.shutdown();
       await streams.close(config.shutdownGraceMs);
-      await webSockets.close();
+      await webSockets.close(config.shutdownGraceMs);
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => httpServer.closeAllConnections(), config.shutdownGraceMs);
         httpServer.close(() => {

@@ -13,13 +13,13 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const app = await createApp(config);
-  await app.listen();
+  // Registered before start-up, so a SIGTERM during it still ends in an orderly exit.
+  const starting = createApp(config);
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    app.close().then(
+    starting.then((app) => app.close()).then(
       () => process.exit(0),
       (error: unknown) => {
         process.stderr.write(`parley: shutdown after ${signal} failed: ${String(error)}\n`);
@@ -29,6 +29,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  const app = await starting;
+  if (!stopping) await app.listen();
 }
 
 main().catch((error: unknown) => {

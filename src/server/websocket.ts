@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ExecutionArgs, GraphQLError } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -35,6 +36,8 @@ export function attachWebSocketServer(options: WebSocketOptions) {
   const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
 
   const refuse = (error: unknown) => [errors.mapRequestError(error)];
+  /** Operations running per socket, to let each send its `complete` before the socket closes. */
+  const openOperations = new Set<Readonly<Record<string, unknown>>>();
 
   const disposable = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
@@ -44,6 +47,7 @@ export function attachWebSocketServer(options: WebSocketOptions) {
           ctx.extra.principal = authenticator.authenticate(
             credentialFromConnectionParams(ctx.connectionParams),
           );
+          openOperations.add(ctx.subscriptions);
           return true;
         } catch (error) {
           if (isAppError(error) && error.code === 'UNAUTHENTICATED') {
@@ -85,6 +89,9 @@ export function attachWebSocketServer(options: WebSocketOptions) {
           return refuse(error);
         }
       },
+      onClose: (ctx) => {
+        openOperations.delete(ctx.subscriptions);
+      },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
     },
@@ -93,7 +100,17 @@ export function attachWebSocketServer(options: WebSocketOptions) {
 
   return {
     wsServer,
-    /** Closes every socket with 1001 (Going Away), which graphql-ws clients retry elsewhere. */
-    close: () => disposable.dispose(),
+    /**
+     * Closes every socket with 1001 (Going Away), which graphql-ws clients retry elsewhere, once
+     * its operations have sent their `complete` (or after `graceMs`): a client that saw its
+     * MessageEnd but no `complete` would subscribe again and get the events twice.
+     */
+    close: async (graceMs: number) => {
+      const deadline = Date.now() + graceMs;
+      const busy = () =>
+        [...openOperations].some((operations) => Object.keys(operations).length > 0);
+      while (busy() && Date.now() < deadline) await sleep(5);
+      await disposable.dispose();
+    },
   };
 }

@@ -19,9 +19,10 @@ export const DEFAULT_READER_OPTIONS: StreamReaderOptions = {
 
 /**
  * Every event of one message after `afterSeq`, exactly once and in order, ending after the end
- * event (or when `signal` aborts). The order is what makes it race-free: watch the live channel
- * first (buffering), then read the log, then serve live events, falling back to the log whenever
- * a seq is missing, the buffer overflowed, or the channel went quiet.
+ * event, when `signal` aborts (at once), or once `drain` has aborted and the log is read to its
+ * current end (nothing written so far is skipped). The order is what makes it race-free: watch
+ * the live channel first (buffering), then read the log, then serve live events, falling back to
+ * the log whenever a seq is missing, the buffer overflowed, or the channel went quiet.
  */
 export async function* readStream(
   streams: StreamLog,
@@ -29,6 +30,7 @@ export async function* readStream(
   afterSeq: number,
   signal: AbortSignal,
   options: StreamReaderOptions = DEFAULT_READER_OPTIONS,
+  drain?: AbortSignal,
 ): AsyncGenerator<StreamEvent, void, undefined> {
   let lastSeq = afterSeq;
   let live: StreamEvent[] = [];
@@ -44,8 +46,10 @@ export async function* readStream(
     }
     doorbell.ring();
   });
+  const waitSignal = drain ? AbortSignal.any([signal, drain]) : signal;
   try {
     let readLog = true;
+    let finalRead = false;
     while (!signal.aborted) {
       if (readLog || overflowed) {
         readLog = false;
@@ -73,7 +77,13 @@ export async function* readStream(
         if (next.type === 'end') return;
         continue;
       }
-      const woken = await doorbell.wait(options.idlePollMs, signal);
+      if (drain?.aborted) {
+        if (finalRead) return;
+        finalRead = true;
+        readLog = true;
+        continue;
+      }
+      const woken = await doorbell.wait(options.idlePollMs, waitSignal);
       if (!woken) readLog = true;
     }
   } finally {

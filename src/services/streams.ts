@@ -90,12 +90,20 @@ export class StreamService {
     unsubscribed: AbortSignal,
   ): AsyncGenerator<StreamEvent, void, undefined> {
     const messageId = message.id;
-    const signal = AbortSignal.any([unsubscribed, this.shutdown.signal]);
     let lastSeq = afterSeq;
     let delivered = '';
     this.openSubscriptions++;
     try {
-      const events = readStream(this.streams, messageId, afterSeq, signal, this.readerOptions);
+      // On shutdown a reader first delivers what is already logged, so a local answer, which
+      // was interrupted and ended before this, still reaches its real end.
+      const events = readStream(
+        this.streams,
+        messageId,
+        afterSeq,
+        unsubscribed,
+        this.readerOptions,
+        this.shutdown.signal,
+      );
       for await (const event of events) {
         lastSeq = event.seq;
         if (event.type === 'delta') delivered += event.text;

@@ -31,13 +31,14 @@ export class LocalProvider implements LlmProvider {
 
 function composeAnswer(turns: readonly ChatTurn[]): string {
   const question = [...turns].reverse().find((turn) => turn.role === 'user')?.content ?? '';
-  const persona = turns.find((turn) => turn.role === 'system')?.content.split('\n')[0] ?? '';
+  const systemPrompt = turns.find((turn) => turn.role === 'system')?.content ?? '';
+  const persona = systemPrompt.split(/(?<=[.!?])\s/, 1)[0]?.replace(/\s+/g, ' ').trim() ?? '';
   const history = turns.filter((turn) => turn.role !== 'system').length;
   const excerpt = question.length > 200 ? `${question.slice(0, 200)}…` : question;
   return [
     PREAMBLE,
     `You asked: "${excerpt.trim()}".`,
-    persona ? `Persona in use: ${persona.replace(/^#+\s*/, '')}.` : '',
+    persona ? `Persona in use: "${persona}"` : '',
     `This conversation has ${history} message${history === 1 ? '' : 's'} in context;`,
     'a configured model would answer from all of them, streamed token by token like this one.',
   ]
