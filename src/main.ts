@@ -19,13 +19,15 @@ async function main(): Promise<void> {
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    starting.then((app) => app.close()).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        process.stderr.write(`parley: shutdown after ${signal} failed: ${String(error)}\n`);
-        process.exit(1);
-      },
-    );
+    starting
+      .then((app) => app.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`parley: shutdown after ${signal} failed: ${String(error)}\n`);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

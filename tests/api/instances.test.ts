@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { collectSse, collectWs, gqlData, startConversation, wsClient } from '../support/client.js';
+import {
+  collectSse,
+  collectWs,
+  gqlData,
+  startConversation,
+  textReaches,
+  wsClient,
+} from '../support/client.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
 import { deleteKeys, SHARED_REDIS_URL } from '../support/redis.js';
 import { startServer, type TestServer } from '../support/server.js';
@@ -89,18 +96,9 @@ describe('two instances sharing one Redis', () => {
     [instanceA, instanceB] = await Promise.all([startInstance(), startInstance()]);
     const { assistantMessageId } = await startConversation(instanceA, 'hi', alice);
     const clientB = wsClient(instanceB, aliceWs);
-    let soFar = '';
-    let reached!: () => void;
-    const partSeen = new Promise<void>((resolve) => {
-      reached = resolve;
-    });
-    const onB = collectWs(clientB, assistantMessageId, undefined, {
-      onEvent: (event) => {
-        soFar += event.text ?? '';
-        if (soFar === 'one two three ') reached();
-      },
-    });
-    await partSeen;
+    const { seen, onEvent } = textReaches('one two three ');
+    const onB = collectWs(clientB, assistantMessageId, undefined, { onEvent });
+    await seen;
     await instanceB.close();
     const cut = await onB;
     expect(cut.end?.message?.status).toBe('STREAMING');

@@ -4,8 +4,8 @@ import {
   collectSse,
   collectWs,
   gqlData,
-  type StreamEventResult,
   startConversation,
+  textReaches,
   wsClient,
 } from '../support/client.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
@@ -24,20 +24,6 @@ function expectWholeStream(stream: CollectedStream, status = 'COMPLETED') {
   expect(stream.events.at(-1)?.__typename).toBe('MessageEnd');
   expect(stream.end?.message?.status).toBe(status);
   expect(stream.text).toBe(stream.end?.message?.content);
-}
-
-/** Resolves once the streamed text so far equals `text` (deltas may batch several chunks). */
-function textReaches(text: string) {
-  let soFar = '';
-  let reached!: () => void;
-  const seen = new Promise<void>((resolve) => {
-    reached = resolve;
-  });
-  const onEvent = (event: StreamEventResult) => {
-    soFar += event.text ?? '';
-    if (soFar === text) reached();
-  };
-  return { seen, onEvent };
 }
 
 const MESSAGE_QUERY = 'query($id: ID!) { node(id: $id) { ... on Message { status content } } }';

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMemoryBackend } from '../../src/infra/backend/memory.js';
-import { createRedisBackend } from '../../src/infra/backend/redis/index.js';
 import type { Backend } from '../../src/infra/backend/types.js';
 import type { MessageRecord, SessionRecord, StreamEvent } from '../../src/model.js';
-import { deleteKeys, SHARED_REDIS_URL } from '../support/redis.js';
+import { backendCases } from '../support/backends.js';
 import { until } from '../support/wait.js';
 
 /**
@@ -12,35 +10,7 @@ import { until } from '../support/wait.js';
  * too, so the rest of the server cannot tell them apart.
  */
 
-const STREAM_LOG_TTL_SECONDS = 3600;
-const keyPrefix = `test:${randomUUID()}:`;
-
-interface BackendCase {
-  create(): Promise<Backend>;
-  cleanup(): Promise<void>;
-}
-
-const cases: [string, BackendCase][] = [
-  [
-    'memory',
-    {
-      create: async () => createMemoryBackend({ streamLogTtlSeconds: STREAM_LOG_TTL_SECONDS }),
-      cleanup: async () => {},
-    },
-  ],
-  [
-    'redis',
-    {
-      create: () =>
-        createRedisBackend({
-          url: SHARED_REDIS_URL,
-          keyPrefix,
-          streamLogTtlSeconds: STREAM_LOG_TTL_SECONDS,
-        }),
-      cleanup: () => deleteKeys(SHARED_REDIS_URL, keyPrefix),
-    },
-  ],
-];
+const cases = backendCases();
 
 const id = (kind: string) => `${kind}-${randomUUID()}`;
 

@@ -1,15 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMemoryBackend } from '../../src/infra/backend/memory.js';
-import { createRedisBackend } from '../../src/infra/backend/redis/index.js';
 import type { Backend, StreamLog, Unwatch } from '../../src/infra/backend/types.js';
 import type { StreamEvent } from '../../src/model.js';
 import { abortableGenerator } from '../../src/services/abortable.js';
 import { readStream, type StreamReaderOptions } from '../../src/services/stream-reader.js';
-import { deleteKeys, SHARED_REDIS_URL } from '../support/redis.js';
-
-const STREAM_LOG_TTL_SECONDS = 3600;
-const keyPrefix = `test:${randomUUID()}:`;
+import { backendCases } from '../support/backends.js';
 
 /** Long enough that only a live announcement (or the log read it triggers) can move a reader. */
 const NO_IDLE_POLL: StreamReaderOptions = {
@@ -21,32 +16,7 @@ const NO_IDLE_POLL: StreamReaderOptions = {
 /** A reader that stalls is a failure, reported well before the test timeout. */
 const DEADLINE_MS = 5_000;
 
-interface BackendCase {
-  create(): Promise<Backend>;
-  cleanup(): Promise<void>;
-}
-
-const cases: [string, BackendCase][] = [
-  [
-    'memory',
-    {
-      create: async () => createMemoryBackend({ streamLogTtlSeconds: STREAM_LOG_TTL_SECONDS }),
-      cleanup: async () => {},
-    },
-  ],
-  [
-    'redis',
-    {
-      create: () =>
-        createRedisBackend({
-          url: SHARED_REDIS_URL,
-          keyPrefix,
-          streamLogTtlSeconds: STREAM_LOG_TTL_SECONDS,
-        }),
-      cleanup: () => deleteKeys(SHARED_REDIS_URL, keyPrefix),
-    },
-  ],
-];
+const cases = backendCases();
 
 function delta(messageId: string, seq: number): StreamEvent {
   return { type: 'delta', messageId, seq, text: `t${seq} `, at: 1_700_000_000_000 + seq };

@@ -213,3 +213,17 @@ export async function startConversation(
     assistantMessageId: sent.sendMessage.assistantMessage.id,
   };
 }
+
+/** Resolves once the streamed text so far equals `text` (deltas may batch several chunks). */
+export function textReaches(text: string) {
+  let soFar = '';
+  let reached!: () => void;
+  const seen = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
+  const onEvent = (event: StreamEventResult) => {
+    soFar += event.text ?? '';
+    if (soFar === text) reached();
+  };
+  return { seen, onEvent };
+}

@@ -32,7 +32,11 @@ export class LocalProvider implements LlmProvider {
 function composeAnswer(turns: readonly ChatTurn[]): string {
   const question = [...turns].reverse().find((turn) => turn.role === 'user')?.content ?? '';
   const systemPrompt = turns.find((turn) => turn.role === 'system')?.content ?? '';
-  const persona = systemPrompt.split(/(?<=[.!?])\s/, 1)[0]?.replace(/\s+/g, ' ').trim() ?? '';
+  const persona =
+    systemPrompt
+      .split(/(?<=[.!?])\s/, 1)[0]
+      ?.replace(/\s+/g, ' ')
+      .trim() ?? '';
   const history = turns.filter((turn) => turn.role !== 'system').length;
   const excerpt = question.length > 200 ? `${question.slice(0, 200)}…` : question;
   return [
