@@ -43,8 +43,15 @@ export class StreamService {
       throw new NotFound('Message', messageId);
     }
     if (FINAL_STATUSES.has(message.status)) {
-      const [first] = await this.streams.read(messageId, 0, 1);
-      if (!first) return replayExpired(message, afterSeq);
+      const [next] = await this.streams.read(messageId, afterSeq, 1);
+      if (!next) {
+        const [first] = afterSeq === 0 ? [] : await this.streams.read(messageId, 0, 1);
+        if (!first) return replayExpired(message, afterSeq);
+        // Waiting would never end: nothing will ever follow the end of a finished stream.
+        throw new BadInput('The stream has ended: no event follows this cursor.', {
+          field: 'after',
+        });
+      }
     }
     return abortableGenerator((signal) => this.follow(message, afterSeq, signal));
   }

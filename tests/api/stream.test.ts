@@ -135,6 +135,18 @@ describe.each<BackendKind>(['memory', 'redis'])('message streams on the %s backe
     ).toBe(FULL_TEXT);
   });
 
+  it('resuming after the end of a finished stream is BAD_USER_INPUT, not a wait forever', async () => {
+    upstream.enqueue({ chunks: CHUNKS });
+    await start();
+    const { assistantMessageId } = await startConversation(server);
+    const client = wsClient(server);
+    const whole = await collectWs(client, assistantMessageId);
+    const pastEnd = await collectWs(client, assistantMessageId, whole.end!.cursor);
+    await client.dispose();
+    expect(pastEnd.events).toEqual([]);
+    expect(pastEnd.errors[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
   it('SSE subscribers get the same stream as WebSocket subscribers', async () => {
     upstream.enqueue({ chunks: CHUNKS, delayMs: 2 });
     await start();
