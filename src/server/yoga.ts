@@ -10,6 +10,7 @@ import type { Services } from '../services/index.js';
 import { createLoaders } from '../services/loaders.js';
 import { type Authenticator, credentialFromHeaders } from './auth.js';
 import { type ErrorMapper, isGraphQLError, withContractCode } from './errors.js';
+import { renderSelfHostedGraphiQL } from './graphiql.js';
 import { useOperationLog } from './operation-log.js';
 
 export interface YogaOptions {
@@ -40,6 +41,7 @@ export function createYogaServer(options: YogaOptions) {
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: options.introspection ? { title: 'Parley', subscriptionsProtocol: 'SSE' } : false,
+    renderGraphiQL: renderSelfHostedGraphiQL,
     logging: false,
     maskedErrors: { maskError: (error) => errors.mapError(error) },
     plugins: [

@@ -1,0 +1,55 @@
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startConversation } from '../support/client.js';
+import { startServer, type TestServer } from '../support/server.js';
+
+/** Debian's chromium, started the way this machine allows (no network beyond loopback). */
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+describe('GraphiQL in a real browser', () => {
+  let server: TestServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    server = await startServer({ env: { LOCAL_LLM_TOKEN_DELAY_MS: '5' } });
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: CHROMIUM_FLAGS,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('loads without any CDN and streams a subscription into the result pane', async () => {
+    const { assistantMessageId } = await startConversation(server, 'Shown in GraphiQL?');
+    const page = await browser.newPage();
+    const offsite: string[] = [];
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      if (!['127.0.0.1', 'localhost'].includes(url.hostname) && url.protocol.startsWith('http')) {
+        offsite.push(request.url());
+      }
+    });
+    const subscription = `subscription { messageStream(messageId: "${assistantMessageId}") { __typename ... on MessageEnd { message { status content } } } }`;
+    await page.goto(`${server.httpUrl}?query=${encodeURIComponent(subscription)}`);
+    await page.locator('.graphiql-execute-button').click({ timeout: 30_000 });
+    const response = page.locator('.graphiql-response');
+    await expect.poll(async () => response.innerText(), { timeout: 30_000 }).toContain('COMPLETED');
+    const shown = await response.innerText();
+    expect(shown).toContain('MessageEnd');
+    expect(offsite).toEqual([]);
+    await page.close();
+  }, 90_000);
+});
