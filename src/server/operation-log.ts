@@ -19,6 +19,7 @@ const errorCodes = (result: unknown): string[] => {
 export function useOperationLog(): Plugin<Context> {
   return {
     onExecute({ args }) {
+      if (!args.contextValue.log.isLevelEnabled('info')) return;
       const started = performance.now();
       const described = describeOperation(args.document, args.operationName);
       return {
@@ -32,6 +33,7 @@ export function useOperationLog(): Plugin<Context> {
       };
     },
     onSubscribe({ args }) {
+      if (!args.contextValue.log.isLevelEnabled('info')) return;
       args.contextValue.log.info(
         describeOperation(args.document, args.operationName),
         'subscription started',

@@ -9,9 +9,14 @@ import type {
   Unwatch,
 } from './types.js';
 
-/** The embedded backend: one process, no dependencies. Records are copied in and out. */
+/**
+ * The embedded backend: one process, no dependencies. Records are deep-copied in, so a caller
+ * can never change a stored one, and copied one level out: callers replace records (spread),
+ * they never edit the nested `error`/`usage` objects, and reads are the hot path.
+ */
 
 const copy = <T>(record: T): T => structuredClone(record);
+const copyOut = <T extends object>(record: T): T => ({ ...record });
 
 class MemoryStore implements Store {
   private readonly sessions = new Map<string, SessionRecord>();
@@ -40,7 +45,7 @@ class MemoryStore implements Store {
   async getSessions(ids: readonly string[]): Promise<(SessionRecord | null)[]> {
     return ids.map((id) => {
       const session = this.sessions.get(id);
-      return session ? copy(session) : null;
+      return session ? copyOut(session) : null;
     });
   }
 
@@ -88,7 +93,7 @@ class MemoryStore implements Store {
   async getMessages(ids: readonly string[]): Promise<(MessageRecord | null)[]> {
     return ids.map((id) => {
       const message = this.messages.get(id);
-      return message ? copy(message) : null;
+      return message ? copyOut(message) : null;
     });
   }
 
@@ -158,14 +163,14 @@ class MemoryStreamLog implements StreamLog {
     this.logs.set(messageId, log);
     this.scheduleExpiry(messageId);
     for (const event of events) {
-      for (const watcher of this.watchers.get(messageId) ?? []) watcher(copy(event));
+      for (const watcher of this.watchers.get(messageId) ?? []) watcher(copyOut(event));
     }
   }
 
   async read(messageId: string, afterSeq: number, limit: number): Promise<StreamEvent[]> {
     const log = this.logs.get(messageId) ?? [];
     // seq n sits at index n - 1, so the slice starts right after `afterSeq`.
-    return log.slice(afterSeq, afterSeq + limit).map(copy);
+    return log.slice(afterSeq, afterSeq + limit).map(copyOut);
   }
 
   async watch(messageId: string, onEvent: (event: StreamEvent) => void): Promise<Unwatch> {
