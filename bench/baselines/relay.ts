@@ -1,0 +1,40 @@
+import OpenAI from 'openai';
+import type { BareEvent } from './publisher.js';
+
+/**
+ * The ttft baseline's subscription: the same openai SDK call Parley makes, each chunk handed
+ * straight to graphql-ws. Parley's time to first delta minus this one is what its event log,
+ * pub/sub and reader add.
+ */
+export function createRelay(baseURL: string) {
+  const client = new OpenAI({ baseURL, apiKey: 'bench', maxRetries: 0 });
+  return async function* relay(id: string, prompt: string): AsyncGenerator<BareEvent> {
+    const stream = await client.chat.completions.create({
+      model: 'bench-model',
+      messages: [{ role: 'user', content: prompt }],
+      stream: true,
+    });
+    let seq = 0;
+    for await (const chunk of stream) {
+      const text = chunk.choices[0]?.delta?.content;
+      if (!text) continue;
+      seq++;
+      yield {
+        messageId: id,
+        seq,
+        cursor: String(seq),
+        text,
+        at: new Date().toISOString(),
+        end: false,
+      };
+    }
+    yield {
+      messageId: id,
+      seq: seq + 1,
+      cursor: String(seq + 1),
+      text: '',
+      at: new Date().toISOString(),
+      end: true,
+    };
+  };
+}

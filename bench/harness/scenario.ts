@@ -1,0 +1,68 @@
+import type { Child } from './children.js';
+import type { ProbeMethods, ProcessStats } from './target-probe.js';
+import type { BackendKind } from './targets.js';
+
+/**
+ * What a scenario is to the runner. Adding one is a file in scenarios/ exporting a Scenario and
+ * one line in scenarios/index.ts.
+ */
+export interface Scenario {
+  name: string;
+  /** One line for `--list` and the results file. */
+  description: string;
+  /** Upper bound on its wall time over all backends; the runner stops it past this. */
+  budgetSeconds: number;
+  run(context: ScenarioContext): Promise<ScenarioOutcome>;
+}
+
+export interface ScenarioContext {
+  backends: readonly BackendKind[];
+  redisUrl: string;
+  /** When set, servers record a CPU profile of each measured window. */
+  profile: boolean;
+  /** Where the CPU profile of a measured window goes (bench/results/…cpuprofile). */
+  profilePath(label: string): string;
+  log(message: string): void;
+}
+
+/** A goal from the issue: on the ratio to the baseline, or on the value itself. */
+export type Goal =
+  | { on: 'ratio'; atLeast: number }
+  | { on: 'ratio'; atMost: number }
+  | { on: 'value'; atLeast: number }
+  | { on: 'value'; atMost: number };
+
+export interface Figure {
+  backend: BackendKind;
+  metric: string;
+  unit: string;
+  /** Parley's figure. */
+  value: number;
+  /** The bare stack's figure under the same load in the same run; absent where none applies. */
+  baseline?: number;
+  goal?: Goal;
+}
+
+export interface ScenarioOutcome {
+  figures: Figure[];
+  /** Everything else measured (raw stats, counts, checks), written to the results file. */
+  details: Record<string, unknown>;
+}
+
+/**
+ * Runs `work` as one measured window on a server: resets its counters first, optionally
+ * profiles it, and returns the server's own stats for exactly that window.
+ */
+export async function measured<T>(
+  server: Child<ProbeMethods>,
+  context: ScenarioContext,
+  label: string,
+  work: () => Promise<T>,
+): Promise<{ result: T; stats: ProcessStats }> {
+  await server.call('resetStats');
+  if (context.profile) await server.call('profileStart');
+  const result = await work();
+  const stats = await server.call('stats');
+  if (context.profile) await server.call('profileStop', context.profilePath(label));
+  return { result, stats };
+}

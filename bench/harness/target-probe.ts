@@ -1,0 +1,96 @@
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+/**
+ * What every server process (ours and the baselines) reports about itself, measured from the
+ * inside so no product endpoint is needed: memory, event-loop delay, CPU time and open handles
+ * since the last reset.
+ */
+export interface ProcessStats {
+  rssBytes: number;
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  externalBytes: number;
+  /** Event-loop delay since the last reset, in ms. */
+  eventLoopDelay: { p50: number; p99: number; max: number };
+  /** CPU time (user + system) since the last reset, in ms, and the wall time it spans. */
+  cpuMs: number;
+  elapsedMs: number;
+  /** Active libuv handles and requests by type (process.getActiveResourcesInfo). */
+  handles: Record<string, number>;
+  handleCount: number;
+  /** Server-specific counters (open subscriptions ...). */
+  counters: Record<string, number>;
+}
+
+export interface ProbeOptions {
+  counters?: () => Record<string, number>;
+}
+
+const NS_PER_MS = 1e6;
+
+/** The RPC methods every server under measurement offers (see harness/targets.ts). */
+export function probeMethods(options: ProbeOptions = {}) {
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
+  let cpuMark = process.cpuUsage();
+  let timeMark = performance.now();
+  let profiler: Session | undefined;
+
+  const stats = (): ProcessStats => {
+    const memory = process.memoryUsage();
+    const cpu = process.cpuUsage(cpuMark);
+    const handles: Record<string, number> = {};
+    for (const type of process.getActiveResourcesInfo()) handles[type] = (handles[type] ?? 0) + 1;
+    return {
+      rssBytes: memory.rss,
+      heapUsedBytes: memory.heapUsed,
+      heapTotalBytes: memory.heapTotal,
+      externalBytes: memory.external,
+      eventLoopDelay: {
+        p50: delay.percentile(50) / NS_PER_MS,
+        p99: delay.percentile(99) / NS_PER_MS,
+        max: delay.max / NS_PER_MS,
+      },
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      elapsedMs: performance.now() - timeMark,
+      handles,
+      handleCount: Object.values(handles).reduce((sum, count) => sum + count, 0),
+      counters: options.counters?.() ?? {},
+    };
+  };
+
+  return {
+    stats,
+    resetStats: () => {
+      delay.reset();
+      cpuMark = process.cpuUsage();
+      timeMark = performance.now();
+    },
+    /** Full collections (needs --expose-gc), so memory figures hold live data, not garbage. */
+    collectGarbage: () => {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (!gc) throw new Error('start the process with --expose-gc');
+      gc();
+      gc();
+    },
+    /** Samples CPU from now until `profileStop` (a narrower window than --cpu-prof's whole life). */
+    profileStart: async () => {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: 250 });
+      await profiler.post('Profiler.start');
+    },
+    profileStop: async (path: string) => {
+      if (!profiler) return;
+      const { profile } = await profiler.post('Profiler.stop');
+      profiler.disconnect();
+      profiler = undefined;
+      await writeFile(path, JSON.stringify(profile));
+    },
+  };
+}
+
+export type ProbeMethods = ReturnType<typeof probeMethods>;

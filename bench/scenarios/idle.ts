@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+import type { Child } from '../harness/children.js';
+import { sleep } from '../harness/clock.js';
+import { createAgent } from '../harness/graphql-http.js';
+import { createSession, sendMessage } from '../harness/parley-api.js';
+import { encodePrompt } from '../harness/prompt.js';
+import type { Figure, Scenario, ScenarioContext } from '../harness/scenario.js';
+import type { StreamSource } from '../harness/stream-client.js';
+import { SubscriberFleet, waitForSubscriptions } from '../harness/subscriber-fleet.js';
+import type { ProbeMethods } from '../harness/target-probe.js';
+import {
+  type BackendKind,
+  type ServerTarget,
+  startBareWs,
+  startParley,
+  startUpstream,
+  type Upstream,
+} from '../harness/targets.js';
+
+/**
+ * What an idle subscriber costs: server memory (after full collections) with 1,000 and 5,000
+ * graphql-ws clients subscribed to streams that send nothing, per connection, against the bare
+ * graphql-ws server holding as many; and the CPU the server spends while nothing happens.
+ */
+const STEPS = [1_000, 5_000] as const;
+/** Streams the idle subscribers follow (held by the upstream, so they stay STREAMING). */
+const STREAMS = 10;
+const LOAD_PROCESSES = 2;
+/** How long the server is watched doing nothing at each step. */
+const IDLE_WINDOW_MS = 3_000;
+
+interface Footprint {
+  clients: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  /** CPU the server spent during the idle window, as a share of one core. */
+  idleCpuShare: number;
+}
+
+/** Memory after full collections, then CPU over a quiet window. */
+async function footprint(server: Child<ProbeMethods>, clients: number): Promise<Footprint> {
+  await server.call('collectGarbage');
+  const memory = await server.call('stats');
+  await server.call('resetStats');
+  await sleep(IDLE_WINDOW_MS);
+  const idle = await server.call('stats');
+  return {
+    clients,
+    rssBytes: memory.rssBytes,
+    heapUsedBytes: memory.heapUsedBytes,
+    idleCpuShare: idle.cpuMs / idle.elapsedMs,
+  };
+}
+
+/** Grows the crowd step by step, measuring the server with none and after each step. */
+async function measureCrowd(
+  context: ScenarioContext,
+  label: string,
+  server: ServerTarget<ProbeMethods>,
+  sources: readonly StreamSource[],
+): Promise<Footprint[]> {
+  const fleet = await SubscriberFleet.start(server.wsUrl, LOAD_PROCESSES);
+  try {
+    await sleep(500);
+    const footprints = [await footprint(server.child, 0)];
+    let clients = 0;
+    for (const step of STEPS) {
+      const added = step - clients;
+      await fleet.connect(added);
+      await fleet.subscribe(
+        Array.from(
+          { length: added },
+          (_unused, index) => sources[(clients + index) % sources.length]!,
+        ),
+        '',
+        0,
+      );
+      clients = step;
+      await waitForSubscriptions(server.child, clients, 60_000);
+      context.log(`${label}: ${clients} idle subscribers`);
+      footprints.push(await footprint(server.child, clients));
+    }
+    return footprints;
+  } finally {
+    await fleet.stop();
+  }
+}
+
+async function measureParley(context: ScenarioContext, backend: BackendKind, upstream: Upstream) {
+  const parley = await startParley({
+    backend,
+    redisUrl: context.redisUrl,
+    upstreamBaseURL: upstream.baseURL,
+  });
+  try {
+    const agent = createAgent(STREAMS);
+    const messageIds = await Promise.all(
+      Array.from({ length: STREAMS }, async (_unused, index) => {
+        const sessionId = await createSession(agent, parley.httpUrl, `idle ${index}`);
+        const prompt = encodePrompt({
+          id: randomUUID(),
+          tokens: 1,
+          intervalMs: 0,
+          thinkMs: 0,
+          hold: true,
+        });
+        return sendMessage(agent, parley.httpUrl, sessionId, prompt);
+      }),
+    );
+    agent.destroy();
+    const sources = messageIds.map((messageId): StreamSource => ({ kind: 'parley', messageId }));
+    return await measureCrowd(context, `${backend} Parley`, parley, sources);
+  } finally {
+    await upstream.child.call('release');
+    await parley.stop();
+  }
+}
+
+async function measureBare(context: ScenarioContext, backend: BackendKind, upstream: Upstream) {
+  const bare = await startBareWs({
+    backend,
+    redisUrl: context.redisUrl,
+    upstreamBaseURL: upstream.baseURL,
+  });
+  try {
+    const sources = Array.from(
+      { length: STREAMS },
+      (_unused, index): StreamSource => ({ kind: 'bare', streamId: `idle-${index}` }),
+    );
+    return await measureCrowd(context, `${backend} bare`, bare, sources);
+  } finally {
+    await bare.stop();
+  }
+}
+
+function perConnection(footprints: readonly Footprint[], clients: number) {
+  const none = footprints[0]!;
+  const crowd = footprints.find((footprint) => footprint.clients === clients)!;
+  return {
+    rss: (crowd.rssBytes - none.rssBytes) / clients,
+    heap: (crowd.heapUsedBytes - none.heapUsedBytes) / clients,
+    idleCpuPercent: crowd.idleCpuShare * 100,
+  };
+}
+
+async function runBackend(context: ScenarioContext, backend: BackendKind, upstream: Upstream) {
+  const ours = await measureParley(context, backend, upstream);
+  const bare = await measureBare(context, backend, upstream);
+  const figures: Figure[] = STEPS.flatMap((clients): Figure[] => {
+    const oursCost = perConnection(ours, clients);
+    const bareCost = perConnection(bare, clients);
+    const goal = clients === STEPS.at(-1) ? { goal: { on: 'ratio', atMost: 1.5 } as const } : {};
+    return [
+      {
+        backend,
+        metric: `RSS per connection at ${clients}`,
+        unit: 'bytes',
+        value: oursCost.rss,
+        baseline: bareCost.rss,
+        ...goal,
+      },
+      {
+        backend,
+        metric: `heap per connection at ${clients}`,
+        unit: 'bytes',
+        value: oursCost.heap,
+        baseline: bareCost.heap,
+        ...goal,
+      },
+      {
+        backend,
+        metric: `idle CPU at ${clients}`,
+        unit: '% of a core',
+        value: oursCost.idleCpuPercent,
+        baseline: bareCost.idleCpuPercent,
+      },
+    ];
+  });
+  return { figures, details: { parley: ours, bare } };
+}
+
+export const idle: Scenario = {
+  name: 'idle',
+  description: `server memory and CPU with ${STEPS.join(' and ')} idle subscribed graphql-ws clients vs bare graphql-ws`,
+  budgetSeconds: 90,
+  async run(context) {
+    const upstream = await startUpstream();
+    try {
+      const figures: Figure[] = [];
+      const details: Record<string, unknown> = {
+        steps: STEPS,
+        streams: STREAMS,
+        idleWindowMs: IDLE_WINDOW_MS,
+      };
+      for (const backend of context.backends) {
+        const outcome = await runBackend(context, backend, upstream);
+        figures.push(...outcome.figures);
+        details[backend] = outcome.details;
+      }
+      return { figures, details };
+    } finally {
+      await upstream.child.stop();
+    }
+  },
+};

@@ -1,0 +1,147 @@
+import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { RetrySettings } from '../../src/config.js';
+import { RESILIENCE_PRESETS } from '../../src/config.js';
+import { createGuard, isRedisOutage } from '../../src/infra/backend/redis/connection.js';
+import { BreakerRegistry } from '../../src/infra/breakers.js';
+import { isLlmOutage, LlmChain } from '../../src/services/llm/chain.js';
+import type { ChatTurn, LlmChunk, LlmProvider } from '../../src/services/llm/types.js';
+import type { Figure, Scenario, ScenarioContext } from '../harness/scenario.js';
+
+/**
+ * What the resilience wrapper costs one upstream call, against the same call made directly in
+ * the same run: a model call through the chain (breaker, retry loop, fallback bookkeeping) over a
+ * provider that answers at once, and a Redis command through the Redis breaker and guard against
+ * the bare ioredis command. In-process by design: the wrapper is what is measured, not a network.
+ */
+const LLM_CALLS = 20_000;
+const REDIS_CALLS = 5_000;
+const ROUNDS = 5;
+
+const TURNS: readonly ChatTurn[] = [{ role: 'user', content: 'hi' }];
+const RETRY: RetrySettings = {
+  maxAttempts: 3,
+  baseDelayMs: 250,
+  maxDelayMs: 4_000,
+  retryAfterCapMs: 10_000,
+  deadlineMs: 30_000,
+};
+
+/** A provider that answers at once with a few chunks: only the wrapper's work remains. */
+class InstantProvider implements LlmProvider {
+  readonly model = 'instant';
+  readonly describe = 'instant benchmark provider';
+
+  async *stream(): AsyncGenerator<LlmChunk> {
+    yield { kind: 'text', text: 'a' };
+    yield { kind: 'text', text: 'b' };
+    yield { kind: 'usage', usage: { promptTokens: 1, completionTokens: 2 } };
+  }
+}
+
+async function drain(chunks: AsyncIterable<LlmChunk>): Promise<void> {
+  for await (const _chunk of chunks) {
+    // consumed only
+  }
+}
+
+/** Microseconds per call over `calls` sequential calls; the best of ROUNDS rounds. */
+async function microsecondsPerCall(calls: number, call: () => Promise<unknown>): Promise<number> {
+  let best = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < ROUNDS; round++) {
+    const started = performance.now();
+    for (let index = 0; index < calls; index++) await call();
+    best = Math.min(best, ((performance.now() - started) * 1000) / calls);
+  }
+  return best;
+}
+
+async function measureLlm(breakers: BreakerRegistry): Promise<{ direct: number; wrapped: number }> {
+  const provider = new InstantProvider();
+  const chain = new LlmChain(
+    [
+      {
+        provider,
+        breaker: breakers.create('llm:bench:instant', { timeout: false, isOutage: isLlmOutage }),
+      },
+    ],
+    RETRY,
+    pino({ level: 'silent' }),
+  );
+  const signal = new AbortController().signal;
+  const direct = () => drain(provider.stream());
+  const wrapped = () => drain(chain.stream(TURNS, signal));
+  await microsecondsPerCall(2_000, direct);
+  await microsecondsPerCall(2_000, wrapped);
+  return {
+    direct: await microsecondsPerCall(LLM_CALLS, direct),
+    wrapped: await microsecondsPerCall(LLM_CALLS, wrapped),
+  };
+}
+
+async function measureRedis(
+  redisUrl: string,
+  breakers: BreakerRegistry,
+): Promise<{ direct: number; wrapped: number }> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, enableOfflineQueue: false });
+  await redis.connect();
+  try {
+    const guarded = createGuard(
+      breakers.create('redis', { timeout: true, isOutage: isRedisOutage }),
+    );
+    const direct = () => redis.ping();
+    const wrapped = () => guarded(() => redis.ping());
+    await microsecondsPerCall(1_000, direct);
+    await microsecondsPerCall(1_000, wrapped);
+    return {
+      direct: await microsecondsPerCall(REDIS_CALLS, direct),
+      wrapped: await microsecondsPerCall(REDIS_CALLS, wrapped),
+    };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export const resilience: Scenario = {
+  name: 'resilience',
+  description: 'cost of the breaker/retry/fallback wrapper per upstream call vs a direct call',
+  budgetSeconds: 120,
+  async run(context: ScenarioContext) {
+    const breakers = new BreakerRegistry(
+      { preset: 'production', ...RESILIENCE_PRESETS.production },
+      pino({ level: 'silent' }),
+    );
+    const figures: Figure[] = [];
+    const details: Record<string, unknown> = {};
+    try {
+      if (context.backends.includes('memory')) {
+        context.log('model call: chain vs direct');
+        const llm = await measureLlm(breakers);
+        details.llm = { ...llm, overheadMicroseconds: llm.wrapped - llm.direct };
+        figures.push({
+          backend: 'memory',
+          metric: 'model call through the chain',
+          unit: 'µs/call',
+          value: llm.wrapped,
+          baseline: llm.direct,
+        });
+      }
+      if (context.backends.includes('redis')) {
+        context.log('Redis PING: guarded vs direct');
+        const redis = await measureRedis(context.redisUrl, breakers);
+        details.redis = { ...redis, overheadMicroseconds: redis.wrapped - redis.direct };
+        figures.push({
+          backend: 'redis',
+          metric: 'Redis command through breaker and guard',
+          unit: 'µs/call',
+          value: redis.wrapped,
+          baseline: redis.direct,
+        });
+      }
+    } finally {
+      breakers.shutdown();
+    }
+    return { figures, details };
+  },
+};
