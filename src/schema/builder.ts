@@ -1,6 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { GraphQLScalarType } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { Forbidden, NotFound } from '../errors.js';
 import type { Logger } from '../infra/logger.js';
@@ -55,5 +56,13 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-builder.addScalarType('DateTime', DateTimeResolver);
+// Every DateTime the server emits is its own ISO string (toISOString) or a Date: serialize it
+// without graphql-scalars' per-value validation and re-parse; inputs are parsed as it does.
+builder.addScalarType(
+  'DateTime',
+  new GraphQLScalarType({
+    ...DateTimeResolver.toConfig(),
+    serialize: (value) => (value instanceof Date ? value.toISOString() : String(value)),
+  }),
+);
 builder.addScalarType('JSON', JSONResolver);

@@ -28,7 +28,11 @@ builder.node(SessionRef, {
         resolve: (session, args, { loaders }) =>
           asUserInput(async () => {
             assertPageSize(args);
-            const totalCount = await loaders.messageCount.load(session.id);
+            // Only a page counted from the end needs the total; `first` pages fetch one extra row.
+            const totalCount =
+              args.last === null || args.last === undefined
+                ? undefined
+                : await loaders.messageCount.load(session.id);
             return resolveOffsetConnection(
               { args, defaultSize: DEFAULT_MESSAGE_PAGE, maxSize: 100, totalCount },
               async ({ offset, limit }) => {

@@ -13,6 +13,8 @@ const digest = (key: string) => createHash('sha256').update(key).digest('hex');
  */
 export class Authenticator {
   private readonly principalsByDigest: ReadonlyMap<string, Principal>;
+  /** Keys already verified, so the digest runs once per key, not per request. Valid keys only. */
+  private readonly verified = new Map<string, Principal>();
 
   constructor(apiKeys: readonly ApiKey[]) {
     this.principalsByDigest = new Map(
@@ -33,8 +35,11 @@ export class Authenticator {
     if (this.anonymousMode)
       return { id: 'anonymous', scopes: [...ANONYMOUS_SCOPES], anonymous: true };
     if (!credential) throw new Unauthenticated('An API key is required.');
+    const known = this.verified.get(credential);
+    if (known) return known;
     const principal = this.principalsByDigest.get(digest(credential));
     if (!principal) throw new Forbidden('The API key is not valid.');
+    this.verified.set(credential, principal);
     return principal;
   }
 }

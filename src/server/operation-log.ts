@@ -16,10 +16,11 @@ const errorCodes = (result: unknown): string[] => {
  * One info line per operation, carrying the request id (the context logger has it): type, name,
  * duration and error codes. Never variables or results, so no message content or secret.
  */
-export function useOperationLog(): Plugin<Context> {
+export function useOperationLog(enabled: boolean): Plugin<Context> {
+  // Below info level every line would be dropped: skip the per-operation work entirely.
+  if (!enabled) return {};
   return {
     onExecute({ args }) {
-      if (!args.contextValue.log.isLevelEnabled('info')) return;
       const started = performance.now();
       const described = describeOperation(args.document, args.operationName);
       return {
@@ -33,7 +34,6 @@ export function useOperationLog(): Plugin<Context> {
       };
     },
     onSubscribe({ args }) {
-      if (!args.contextValue.log.isLevelEnabled('info')) return;
       args.contextValue.log.info(
         describeOperation(args.document, args.operationName),
         'subscription started',

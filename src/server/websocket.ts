@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type ExecutionArgs, GraphQLError } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { isAppError } from '../errors.js';
 import type { Principal } from '../model.js';
 import { type Authenticator, credentialFromConnectionParams } from './auth.js';
@@ -35,6 +35,8 @@ export function attachWebSocketServer(options: WebSocketOptions) {
   const { yoga, authenticator, errors } = options;
   const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
 
+  // Registered before graphql-ws's own listener, so every socket is wrapped before it sends.
+  wsServer.on('connection', quietSendFailures);
   const refuse = (error: unknown) => [errors.mapRequestError(error)];
   /** Operations running per socket, to let each send its `complete` before the socket closes. */
   const openOperations = new Set<Readonly<Record<string, unknown>>>();
@@ -113,4 +115,20 @@ export function attachWebSocketServer(options: WebSocketOptions) {
       await disposable.dispose();
     },
   };
+}
+
+/**
+ * A send to a peer that just went away fails (EPIPE); graphql-ws would print it with a stack
+ * through console.error and close with 1011. The socket's own close event already ends its
+ * operations, so the failed write is simply dropped.
+ */
+function quietSendFailures(socket: WebSocket): void {
+  const send = socket.send.bind(socket) as (...args: unknown[]) => void;
+  Object.assign(socket, {
+    send: (...args: unknown[]) => {
+      const callback = args.at(-1);
+      if (typeof callback !== 'function') return send(...args);
+      return send(...args.slice(0, -1), () => callback());
+    },
+  });
 }

@@ -47,7 +47,7 @@ export function createYogaServer(options: YogaOptions) {
     plugins: [
       ...(options.introspection ? [] : [useDisableIntrospection()]),
       useContractCodes(),
-      useOperationLog(),
+      useOperationLog(log.isLevelEnabled('info')),
     ],
     context: ({ request, principal }): Context => {
       const requestId = requestIdFrom(request);
@@ -57,11 +57,16 @@ export function createYogaServer(options: YogaOptions) {
       } catch (error) {
         throw errors.mapRequestError(error);
       }
+      let requestLog: Logger | undefined;
       return {
         principal: caller,
         loaders: createLoaders(backend.store, backend.streams, caller),
         services,
-        log: log.child({ requestId, principal: caller.id }),
+        // Made on first use: most operations log nothing below info.
+        get log() {
+          requestLog ??= log.child({ requestId, principal: caller.id });
+          return requestLog;
+        },
         requestId,
       };
     },

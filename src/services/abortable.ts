@@ -23,33 +23,49 @@ export function abortableGenerator<T>(
   return wrapper;
 }
 
-/** Resolves true when woken, false after `timeoutMs`, and true at once on abort. */
+/**
+ * Resolves true when woken, false after `timeoutMs` without a ring, and true at once on abort.
+ * One timer (refreshed) and one abort listener serve every wait: a reader waits once per event,
+ * so a promise, a timer and a listener per wait were a measurable share of delivering it.
+ */
 export class Doorbell {
-  private pending: (() => void) | undefined;
+  private wake: ((woken: boolean) => void) | undefined;
   private rung = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly signal: AbortSignal,
+  ) {
+    signal.addEventListener('abort', () => this.settle(true), { once: true });
+  }
 
   ring(): void {
     this.rung = true;
-    this.pending?.();
+    this.settle(true);
   }
 
-  wait(timeoutMs: number, signal: AbortSignal): Promise<boolean> {
-    if (this.rung || signal.aborted) {
+  wait(): Promise<boolean> {
+    if (this.rung || this.signal.aborted) {
       this.rung = false;
       return Promise.resolve(true);
     }
+    if (this.timer) this.timer.refresh();
+    else this.timer = setTimeout(() => this.settle(false), this.timeoutMs);
     return new Promise((resolve) => {
-      const finish = (woken: boolean) => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        this.pending = undefined;
-        this.rung = false;
-        resolve(woken);
-      };
-      const onAbort = () => finish(true);
-      const timer = setTimeout(() => finish(false), timeoutMs);
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.pending = () => finish(true);
+      this.wake = resolve;
     });
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+  }
+
+  private settle(woken: boolean): void {
+    const wake = this.wake;
+    if (!wake) return;
+    this.wake = undefined;
+    this.rung = false;
+    wake(woken);
   }
 }

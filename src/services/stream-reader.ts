@@ -7,14 +7,17 @@ export interface StreamReaderOptions {
   pageSize: number;
   /** Live events held for a subscriber that reads slower than they arrive; past it, the log is re-read. */
   liveBufferLimit: number;
-  /** With no announcement for this long the log is read anyway: announcements can be lost. */
+  /**
+   * With no announcement for about this long (±20 %) the log is read anyway: announcements can
+   * be lost (pub/sub is at most once), and this bounds how long a loss can delay a reader.
+   */
   idlePollMs: number;
 }
 
 export const DEFAULT_READER_OPTIONS: StreamReaderOptions = {
   pageSize: 512,
   liveBufferLimit: 1024,
-  idlePollMs: 2_000,
+  idlePollMs: 5_000,
 };
 
 /**
@@ -35,7 +38,9 @@ export async function* readStream(
   let lastSeq = afterSeq;
   let live: StreamEvent[] = [];
   let overflowed = false;
-  const doorbell = new Doorbell();
+  const waitSignal = drain ? AbortSignal.any([signal, drain]) : signal;
+  // Jitter spreads the safety-net polls of many idle readers over time.
+  const doorbell = new Doorbell(options.idlePollMs * (0.8 + Math.random() * 0.4), waitSignal);
   const unwatch = await streams.watch(messageId, (event) => {
     if (event.seq <= lastSeq) return;
     if (live.length >= options.liveBufferLimit) {
@@ -46,7 +51,6 @@ export async function* readStream(
     }
     doorbell.ring();
   });
-  const waitSignal = drain ? AbortSignal.any([signal, drain]) : signal;
   try {
     let readLog = true;
     let finalRead = false;
@@ -83,10 +87,11 @@ export async function* readStream(
         readLog = true;
         continue;
       }
-      const woken = await doorbell.wait(options.idlePollMs, waitSignal);
+      const woken = await doorbell.wait();
       if (!woken) readLog = true;
     }
   } finally {
+    doorbell.close();
     await unwatch().catch(() => {});
   }
 }

@@ -159,18 +159,20 @@ class MemoryStreamLog implements StreamLog {
         throw new Error(`SEQ_CONFLICT expected ${lastSeq + index + 1} got ${event.seq}`);
       }
     });
-    log.push(...events.map(copy));
+    // Events never change once written: one frozen copy serves the log, watchers and readers.
+    const stored = events.map((event) => Object.freeze(copy(event)));
+    log.push(...stored);
     this.logs.set(messageId, log);
     this.scheduleExpiry(messageId);
-    for (const event of events) {
-      for (const watcher of this.watchers.get(messageId) ?? []) watcher(copyOut(event));
+    for (const event of stored) {
+      for (const watcher of this.watchers.get(messageId) ?? []) watcher(event);
     }
   }
 
   async read(messageId: string, afterSeq: number, limit: number): Promise<StreamEvent[]> {
     const log = this.logs.get(messageId) ?? [];
     // seq n sits at index n - 1, so the slice starts right after `afterSeq`.
-    return log.slice(afterSeq, afterSeq + limit).map(copyOut);
+    return log.slice(afterSeq, afterSeq + limit);
   }
 
   async watch(messageId: string, onEvent: (event: StreamEvent) => void): Promise<Unwatch> {
