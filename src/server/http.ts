@@ -41,10 +41,15 @@ export function createHttpServer(options: HttpOptions): Server {
     }
     return options.yoga(request, response);
   };
-  return createServer((request, response) => {
+  const server = createServer((request, response) => {
     handle(request, response).catch(() => {
       if (!response.headersSent) sendJson(response, 500, { status: 'error' });
       else response.destroy();
     });
   });
+  // Longer than the usual client and proxy idle timeouts (60 s), so the server is never the one
+  // closing a keep-alive connection just as a client reuses it (a "socket hang up" for it).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
 }

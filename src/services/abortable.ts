@@ -24,20 +24,23 @@ export function abortableGenerator<T>(
 }
 
 /**
- * Resolves true when woken, false after `timeoutMs` without a ring, and true at once on abort.
- * One timer (refreshed) and one abort listener serve every wait: a reader waits once per event,
- * so a promise, a timer and a listener per wait were a measurable share of delivering it.
+ * Resolves true when woken, false after `timeoutMs` without a ring, and true at once when any
+ * of `signals` aborts. One timer (refreshed) and one listener per signal serve every wait: a
+ * reader waits once per event, so a promise, a timer and listeners per wait were a measurable
+ * share of delivering it. (Not AbortSignal.any: on Node 20 a long-lived source signal keeps every
+ * composite made from it alive, about 1 KB per subscription.)
  */
 export class Doorbell {
   private wake: ((woken: boolean) => void) | undefined;
   private rung = false;
   private timer: NodeJS.Timeout | undefined;
+  private readonly onAbort = () => this.settle(true);
 
   constructor(
     private readonly timeoutMs: number,
-    private readonly signal: AbortSignal,
+    private readonly signals: readonly AbortSignal[],
   ) {
-    signal.addEventListener('abort', () => this.settle(true), { once: true });
+    for (const signal of signals) signal.addEventListener('abort', this.onAbort);
   }
 
   ring(): void {
@@ -46,7 +49,7 @@ export class Doorbell {
   }
 
   wait(): Promise<boolean> {
-    if (this.rung || this.signal.aborted) {
+    if (this.rung || this.signals.some((signal) => signal.aborted)) {
       this.rung = false;
       return Promise.resolve(true);
     }
@@ -59,6 +62,7 @@ export class Doorbell {
 
   close(): void {
     clearTimeout(this.timer);
+    for (const signal of this.signals) signal.removeEventListener('abort', this.onAbort);
   }
 
   private settle(woken: boolean): void {

@@ -38,9 +38,11 @@ export async function* readStream(
   let lastSeq = afterSeq;
   let live: StreamEvent[] = [];
   let overflowed = false;
-  const waitSignal = drain ? AbortSignal.any([signal, drain]) : signal;
   // Jitter spreads the safety-net polls of many idle readers over time.
-  const doorbell = new Doorbell(options.idlePollMs * (0.8 + Math.random() * 0.4), waitSignal);
+  const doorbell = new Doorbell(
+    options.idlePollMs * (0.8 + Math.random() * 0.4),
+    drain ? [signal, drain] : [signal],
+  );
   const unwatch = await streams.watch(messageId, (event) => {
     if (event.seq <= lastSeq) return;
     if (live.length >= options.liveBufferLimit) {

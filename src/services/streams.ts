@@ -22,7 +22,9 @@ function parseCursor(cursor: string | null | undefined): number {
  * resumes from it on another instance.
  */
 export class StreamService {
-  private readonly shutdown = new AbortController();
+  private closing = false;
+  /** One controller per open reader, aborted on close (no long-lived signal to leak through). */
+  private readonly onClose = new Set<AbortController>();
   private openSubscriptions = 0;
   private readonly idleWaiters = new Set<() => void>();
 
@@ -66,7 +68,8 @@ export class StreamService {
    * last event to its transport, or after `timeoutMs`.
    */
   async close(timeoutMs: number): Promise<void> {
-    this.shutdown.abort();
+    this.closing = true;
+    for (const controller of this.onClose) controller.abort();
     if (this.openSubscriptions === 0) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, timeoutMs);
@@ -80,10 +83,22 @@ export class StreamService {
 
   /** Resolves when the message's end event is in its log, or after `timeoutMs`. */
   async waitForEnd(messageId: string, timeoutMs: number): Promise<void> {
-    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(timeoutMs)]);
-    for await (const event of readStream(this.streams, messageId, 0, signal, this.readerOptions)) {
-      if (event.type === 'end') return;
+    const stop = this.abortedOnClose();
+    const timer = setTimeout(() => stop.abort(), timeoutMs);
+    try {
+      const events = readStream(this.streams, messageId, 0, stop.signal, this.readerOptions);
+      for await (const event of events) if (event.type === 'end') return;
+    } finally {
+      clearTimeout(timer);
+      this.onClose.delete(stop);
     }
+  }
+
+  private abortedOnClose(): AbortController {
+    const controller = new AbortController();
+    if (this.closing) controller.abort();
+    this.onClose.add(controller);
+    return controller;
   }
 
   /**
@@ -97,6 +112,7 @@ export class StreamService {
     unsubscribed: AbortSignal,
   ): AsyncGenerator<StreamEvent, void, undefined> {
     const messageId = message.id;
+    const drain = this.abortedOnClose();
     let lastSeq = afterSeq;
     let delivered = '';
     this.openSubscriptions++;
@@ -109,7 +125,7 @@ export class StreamService {
         afterSeq,
         unsubscribed,
         this.readerOptions,
-        this.shutdown.signal,
+        drain.signal,
       );
       for await (const event of events) {
         lastSeq = event.seq;
@@ -117,7 +133,7 @@ export class StreamService {
         yield event;
         if (event.type === 'end') return;
       }
-      if (this.shutdown.signal.aborted && !unsubscribed.aborted) {
+      if (drain.signal.aborted && !unsubscribed.aborted) {
         yield { type: 'end', messageId, seq: lastSeq, status: 'STREAMING', at: Date.now() };
       }
     } catch (error) {
@@ -140,6 +156,7 @@ export class StreamService {
         snapshot,
       };
     } finally {
+      this.onClose.delete(drain);
       this.openSubscriptions--;
       if (this.openSubscriptions === 0) for (const wake of this.idleWaiters) wake();
     }
