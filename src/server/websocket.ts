@@ -38,8 +38,11 @@ export function attachWebSocketServer(options: WebSocketOptions) {
   // Registered before graphql-ws's own listener, so every socket is wrapped before it sends.
   wsServer.on('connection', quietSendFailures);
   const refuse = (error: unknown) => [errors.mapRequestError(error)];
-  /** Operations running per socket, to let each send its `complete` before the socket closes. */
-  const openOperations = new Set<Readonly<Record<string, unknown>>>();
+  /**
+   * Connected sockets' contexts, to let their operations send `complete` before shutdown closes
+   * them. The context, not `ctx.subscriptions`: graphql-ws swaps that object on close.
+   */
+  const connected = new Set<{ readonly subscriptions: Readonly<Record<string, unknown>> }>();
 
   const disposable = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
@@ -49,7 +52,7 @@ export function attachWebSocketServer(options: WebSocketOptions) {
           ctx.extra.principal = authenticator.authenticate(
             credentialFromConnectionParams(ctx.connectionParams),
           );
-          openOperations.add(ctx.subscriptions);
+          connected.add(ctx);
           return true;
         } catch (error) {
           if (isAppError(error) && error.code === 'UNAUTHENTICATED') {
@@ -92,7 +95,7 @@ export function attachWebSocketServer(options: WebSocketOptions) {
         }
       },
       onClose: (ctx) => {
-        openOperations.delete(ctx.subscriptions);
+        connected.delete(ctx);
       },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
@@ -109,8 +112,7 @@ export function attachWebSocketServer(options: WebSocketOptions) {
      */
     close: async (graceMs: number) => {
       const deadline = Date.now() + graceMs;
-      const busy = () =>
-        [...openOperations].some((operations) => Object.keys(operations).length > 0);
+      const busy = () => [...connected].some((ctx) => Object.keys(ctx.subscriptions).length > 0);
       while (busy() && Date.now() < deadline) await sleep(5);
       await disposable.dispose();
     },
