@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createAgent } from '../harness/graphql-http.js';
 import { createSession, sendMessage } from '../harness/parley-api.js';
+import { eachBackend } from '../harness/per-backend.js';
 import { encodePrompt, expectedAnswer } from '../harness/prompt.js';
 import { type Figure, measured, type Scenario, type ScenarioContext } from '../harness/scenario.js';
 import { summarize } from '../harness/stats.js';
@@ -11,13 +12,7 @@ import {
   waitForSubscriptions,
 } from '../harness/subscriber-fleet.js';
 import type { ProcessStats } from '../harness/target-probe.js';
-import {
-  type BackendKind,
-  startBareWs,
-  startParley,
-  startUpstream,
-  type Upstream,
-} from '../harness/targets.js';
+import { type BackendKind, startBareWs, startParley, type Upstream } from '../harness/targets.js';
 
 /**
  * 100 concurrent generations with 10 graphql-ws subscribers each (1,000 sockets), two ways:
@@ -264,25 +259,16 @@ export const fanout: Scenario = {
   name: 'fanout',
   description: `${GENERATIONS} generations × ${SUBSCRIBERS_PER_GENERATION} graphql-ws subscribers, saturated and paced, vs bare graphql-ws`,
   budgetSeconds: 100,
-  async run(context) {
-    const upstream = await startUpstream();
-    try {
-      const figures: Figure[] = [];
-      const details: Record<string, unknown> = {
+  run: (context) =>
+    eachBackend(
+      context,
+      {
         generations: GENERATIONS,
         subscribersPerGeneration: SUBSCRIBERS_PER_GENERATION,
         loadProcesses: LOAD_PROCESSES,
         saturation: SATURATION,
         paced: PACED,
-      };
-      for (const backend of context.backends) {
-        const outcome = await runBackend(context, backend, upstream);
-        figures.push(...outcome.figures);
-        details[backend] = outcome.details;
-      }
-      return { figures, details };
-    } finally {
-      await upstream.child.stop();
-    }
-  },
+      },
+      (backend, upstream) => runBackend(context, backend, upstream),
+    ),
 };

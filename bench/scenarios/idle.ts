@@ -3,6 +3,7 @@ import type { Child } from '../harness/children.js';
 import { sleep } from '../harness/clock.js';
 import { createAgent } from '../harness/graphql-http.js';
 import { createSession, sendMessage } from '../harness/parley-api.js';
+import { eachBackend } from '../harness/per-backend.js';
 import { encodePrompt } from '../harness/prompt.js';
 import type { Figure, Scenario, ScenarioContext } from '../harness/scenario.js';
 import type { StreamSource } from '../harness/stream-client.js';
@@ -13,7 +14,6 @@ import {
   type ServerTarget,
   startBareWs,
   startParley,
-  startUpstream,
   type Upstream,
 } from '../harness/targets.js';
 
@@ -183,23 +183,14 @@ export const idle: Scenario = {
   name: 'idle',
   description: `server memory and CPU with ${STEPS.join(' and ')} idle subscribed graphql-ws clients vs bare graphql-ws`,
   budgetSeconds: 90,
-  async run(context) {
-    const upstream = await startUpstream();
-    try {
-      const figures: Figure[] = [];
-      const details: Record<string, unknown> = {
+  run: (context) =>
+    eachBackend(
+      context,
+      {
         steps: STEPS,
         streams: STREAMS,
         idleWindowMs: IDLE_WINDOW_MS,
-      };
-      for (const backend of context.backends) {
-        const outcome = await runBackend(context, backend, upstream);
-        figures.push(...outcome.figures);
-        details[backend] = outcome.details;
-      }
-      return { figures, details };
-    } finally {
-      await upstream.child.stop();
-    }
-  },
+      },
+      (backend, upstream) => runBackend(context, backend, upstream),
+    ),
 };

@@ -1,6 +1,7 @@
 import type { StoredSession } from '../baselines/bare-yoga.js';
 import { createAgent, graphqlData } from '../harness/graphql-http.js';
 import { AUTH_HEADERS, SESSION_MESSAGES_QUERY } from '../harness/parley-api.js';
+import { eachBackend } from '../harness/per-backend.js';
 import { type Figure, measured, type Scenario, type ScenarioContext } from '../harness/scenario.js';
 import { seedSessions } from '../harness/seed.js';
 import { summarize } from '../harness/stats.js';
@@ -9,7 +10,6 @@ import {
   startBareYoga,
   startLoad,
   startParley,
-  startUpstream,
   type Upstream,
 } from '../harness/targets.js';
 import type { QueryLoadMethods, QueryLoadPlan, QueryLoadResult } from '../load/http-queries.js';
@@ -160,25 +160,16 @@ export const query: Scenario = {
   name: 'query',
   description: `session { messages(first: 20) } from ${CONNECTIONS} connections vs bare graphql-yoga`,
   budgetSeconds: 55,
-  async run(context) {
-    const upstream = await startUpstream();
-    try {
-      const figures: Figure[] = [];
-      const details: Record<string, unknown> = {
+  run: (context) =>
+    eachBackend(
+      context,
+      {
         sessions: SESSIONS,
         messagesPerSession: TURNS * 2,
         connections: CONNECTIONS,
         warmupMs: WARMUP_MS,
         durationMs: DURATION_MS,
-      };
-      for (const backend of context.backends) {
-        const outcome = await runBackend(context, backend, upstream);
-        figures.push(...outcome.figures);
-        details[backend] = outcome.details;
-      }
-      return { figures, details };
-    } finally {
-      await upstream.child.stop();
-    }
-  },
+      },
+      (backend, upstream) => runBackend(context, backend, upstream),
+    ),
 };

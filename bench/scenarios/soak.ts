@@ -1,15 +1,10 @@
 import type { Child } from '../harness/children.js';
 import { sleep } from '../harness/clock.js';
+import { eachBackend } from '../harness/per-backend.js';
 import type { Figure, Scenario, ScenarioContext } from '../harness/scenario.js';
 import { seedSessions } from '../harness/seed.js';
 import type { ProbeMethods, ProcessStats } from '../harness/target-probe.js';
-import {
-  type BackendKind,
-  startLoad,
-  startParley,
-  startUpstream,
-  type Upstream,
-} from '../harness/targets.js';
+import { type BackendKind, startLoad, startParley, type Upstream } from '../harness/targets.js';
 import type { SoakMethods, SoakPlan, SoakResult } from '../load/soak-clients.js';
 
 /**
@@ -191,19 +186,8 @@ export const soak: Scenario = {
   name: 'soak',
   description: `mixed load (200 streams at a time, queries, connects and drops), ${LOAD_MS / 1000} s per backend`,
   budgetSeconds: 310,
-  async run(context) {
-    const upstream = await startUpstream();
-    try {
-      const figures: Figure[] = [];
-      const details: Record<string, unknown> = { plan: LOAD_SHAPE, warmupMs: WARMUP_MS };
-      for (const backend of context.backends) {
-        const outcome = await runBackend(context, backend, upstream);
-        figures.push(...outcome.figures);
-        details[backend] = outcome.details;
-      }
-      return { figures, details };
-    } finally {
-      await upstream.child.stop();
-    }
-  },
+  run: (context) =>
+    eachBackend(context, { plan: LOAD_SHAPE, warmupMs: WARMUP_MS }, (backend, upstream) =>
+      runBackend(context, backend, upstream),
+    ),
 };

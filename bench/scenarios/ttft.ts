@@ -1,5 +1,6 @@
 import { createAgent } from '../harness/graphql-http.js';
 import { createSession } from '../harness/parley-api.js';
+import { eachBackend } from '../harness/per-backend.js';
 import { type Figure, measured, type Scenario, type ScenarioContext } from '../harness/scenario.js';
 import { summarize } from '../harness/stats.js';
 import {
@@ -7,7 +8,6 @@ import {
   startBareWs,
   startLoad,
   startParley,
-  startUpstream,
   type Upstream,
 } from '../harness/targets.js';
 import type { FirstDelta, Shape, TtftMethods } from '../load/ttft-clients.js';
@@ -168,24 +168,15 @@ export const ttft: Scenario = {
   name: 'ttft',
   description: `upstream first token → first MessageDelta at the client, ${GENERATIONS} concurrent generations`,
   budgetSeconds: 45,
-  async run(context) {
-    const upstream = await startUpstream();
-    try {
-      const figures: Figure[] = [];
-      const details: Record<string, unknown> = {
+  run: (context) =>
+    eachBackend(
+      context,
+      {
         generations: GENERATIONS,
         rounds: ROUNDS,
         warmupRounds: WARMUP_ROUNDS,
         shape: SHAPE,
-      };
-      for (const backend of context.backends) {
-        const outcome = await runBackend(context, backend, upstream);
-        figures.push(...outcome.figures);
-        details[backend] = outcome.details;
-      }
-      return { figures, details };
-    } finally {
-      await upstream.child.stop();
-    }
-  },
+      },
+      (backend, upstream) => runBackend(context, backend, upstream),
+    ),
 };
