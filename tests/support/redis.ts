@@ -6,7 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
-/** The machine's Redis (CI makes sure it answers). Tests isolate themselves by key prefix. */
+/**
+ * The machine's Redis, or the private one tests/support/global-redis.ts starts when none answers.
+ * Tests isolate themselves by key prefix.
+ */
 export const SHARED_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export async function freePort(): Promise<number> {
@@ -72,6 +75,7 @@ export class PrivateRedis {
       };
       child.stdout?.on('data', onData);
       child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`)));
+      child.once('error', reject);
     });
     child.stdout?.resume();
     return this;
