@@ -15,12 +15,14 @@ import { attachWebSocketServer } from './server/websocket.js';
 import { createYogaServer } from './server/yoga.js';
 import { AdminService } from './services/admin.js';
 import { ChatService } from './services/chat.js';
+import { DEFAULT_WRITER_OPTIONS } from './services/event-writer.js';
 import { GenerationService } from './services/generation.js';
 import { HealthService } from './services/health.js';
 import type { Services } from './services/index.js';
 import { createLlmChain, type LlmChain } from './services/llm/index.js';
 import { PersonaService } from './services/personas.js';
 import { GenerationRecovery } from './services/recovery.js';
+import { DEFAULT_READER_OPTIONS } from './services/stream-reader.js';
 import { StreamService } from './services/streams.js';
 
 const PERSONAS_DIR = fileURLToPath(new URL('../personas', import.meta.url));
@@ -52,7 +54,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           url: config.redisUrl,
           keyPrefix: config.redisKeyPrefix,
           streamLogTtlSeconds: config.streamLogTtlSeconds,
-          breaker: breakers.create('redis', { timeout: true, isOutage: isRedisOutage }),
+          breaker: breakers.create('redis', {
+            kind: 'redis',
+            timeout: true,
+            isOutage: isRedisOutage,
+          }),
         })
       : createMemoryBackend({ streamLogTtlSeconds: config.streamLogTtlSeconds }));
   const personas = new PersonaService(PERSONAS_DIR);
@@ -68,6 +74,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       historyMessages: config.llm.historyMessages,
       leaseMs: config.generation.leaseMs,
       shutdownGraceMs: config.shutdownGraceMs,
+      writer: {
+        ...DEFAULT_WRITER_OPTIONS,
+        maxBufferedBytes: config.storageOutage.bufferBytes,
+        maxOutageMs: config.storageOutage.maxMs,
+      },
     },
     log.child({ component: 'generation' }),
   );
@@ -80,7 +91,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     log.child({ component: 'recovery' }),
   );
   recovery.start();
-  const streams = new StreamService(backend.store, backend.streams);
+  const streams = new StreamService(backend.store, backend.streams, {
+    ...DEFAULT_READER_OPTIONS,
+    maxOutageMs: config.storageOutage.maxMs,
+  });
   const chat = new ChatService(
     backend.store,
     backend.streams,

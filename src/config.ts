@@ -87,21 +87,48 @@ const providerList = z
       .min(1),
   );
 
-/** Breaker settings per preset; each can be overridden by its own variable. */
+/**
+ * Breaker settings per preset; each can be overridden by its own variable. A breaker judges its
+ * upstream by outcomes (an answer's retries on one model are one outcome) and opens after
+ * `failureThreshold` failures in the window, or at `errorThresholdPercentage` of at least
+ * `volumeThreshold` outcomes.
+ */
 export const RESILIENCE_PRESETS = {
   development: {
-    timeoutMs: 5_000,
-    errorThresholdPercentage: 50,
-    volumeThreshold: 3,
-    resetTimeoutMs: 5_000,
-    rollingWindowMs: 10_000,
+    llm: {
+      timeoutMs: 10_000,
+      errorThresholdPercentage: 50,
+      volumeThreshold: 10,
+      failureThreshold: 5,
+      resetTimeoutMs: 10_000,
+      rollingWindowMs: 60_000,
+    },
+    redis: {
+      timeoutMs: 5_000,
+      errorThresholdPercentage: 50,
+      volumeThreshold: 10,
+      failureThreshold: 3,
+      resetTimeoutMs: 2_000,
+      rollingWindowMs: 30_000,
+    },
   },
   production: {
-    timeoutMs: 10_000,
-    errorThresholdPercentage: 50,
-    volumeThreshold: 10,
-    resetTimeoutMs: 30_000,
-    rollingWindowMs: 60_000,
+    llm: {
+      timeoutMs: 10_000,
+      errorThresholdPercentage: 50,
+      volumeThreshold: 10,
+      failureThreshold: 5,
+      resetTimeoutMs: 30_000,
+      rollingWindowMs: 60_000,
+    },
+    redis: {
+      timeoutMs: 5_000,
+      errorThresholdPercentage: 50,
+      volumeThreshold: 10,
+      failureThreshold: 3,
+      resetTimeoutMs: 5_000,
+      rollingWindowMs: 30_000,
+    },
   },
 } as const;
 
@@ -136,6 +163,12 @@ const envSchema = z.object({
   BREAKER_VOLUME_THRESHOLD: integer(1, 10_000).optional(),
   BREAKER_RESET_TIMEOUT_MS: integer(100, 3_600_000).optional(),
   BREAKER_ROLLING_WINDOW_MS: integer(1_000, 3_600_000).optional(),
+  BREAKER_FAILURE_THRESHOLD: integer(1, 10_000).optional(),
+  REDIS_BREAKER_FAILURE_THRESHOLD: integer(1, 10_000).optional(),
+  REDIS_BREAKER_RESET_TIMEOUT_MS: integer(100, 3_600_000).optional(),
+  REDIS_BREAKER_ROLLING_WINDOW_MS: integer(1_000, 3_600_000).optional(),
+  STORAGE_OUTAGE_BUFFER_BYTES: integer(1024, 256 * 1024 * 1024).default(1024 * 1024),
+  STORAGE_OUTAGE_MAX_MS: integer(0, 600_000).default(30_000),
   GENERATION_LEASE_MS: integer(300, 600_000).default(15_000),
   GENERATION_SWEEP_INTERVAL_MS: integer(100, 600_000).default(5_000),
   LLM_MODEL: z.string().min(1).default('gpt-4o-mini'),
@@ -163,12 +196,20 @@ export interface LlmEndpoint {
 }
 
 export interface BreakerSettings {
-  preset: keyof typeof RESILIENCE_PRESETS;
   timeoutMs: number;
   errorThresholdPercentage: number;
   volumeThreshold: number;
+  failureThreshold: number;
   resetTimeoutMs: number;
   rollingWindowMs: number;
+}
+
+export type BreakerKind = 'llm' | 'redis';
+
+export interface BreakerConfig {
+  preset: keyof typeof RESILIENCE_PRESETS;
+  llm: BreakerSettings;
+  redis: BreakerSettings;
 }
 
 export interface RetrySettings {
@@ -200,8 +241,10 @@ export interface Config {
     localTokenDelayMs: number;
     retry: RetrySettings;
   };
-  breakers: BreakerSettings;
+  breakers: BreakerConfig;
   generation: { leaseMs: number; sweepIntervalMs: number };
+  /** How much of an answer, and for how long, is held (and readers wait) while storage is away. */
+  storageOutage: { bufferBytes: number; maxMs: number };
   embeddingsModel: string | undefined;
   maxMessageChars: number;
   streamLogTtlSeconds: number;
@@ -297,12 +340,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     breakers: {
       preset,
-      timeoutMs: vars.BREAKER_TIMEOUT_MS ?? presetValues.timeoutMs,
-      errorThresholdPercentage:
-        vars.BREAKER_ERROR_THRESHOLD_PERCENTAGE ?? presetValues.errorThresholdPercentage,
-      volumeThreshold: vars.BREAKER_VOLUME_THRESHOLD ?? presetValues.volumeThreshold,
-      resetTimeoutMs: vars.BREAKER_RESET_TIMEOUT_MS ?? presetValues.resetTimeoutMs,
-      rollingWindowMs: vars.BREAKER_ROLLING_WINDOW_MS ?? presetValues.rollingWindowMs,
+      llm: {
+        ...presetValues.llm,
+        errorThresholdPercentage:
+          vars.BREAKER_ERROR_THRESHOLD_PERCENTAGE ?? presetValues.llm.errorThresholdPercentage,
+        volumeThreshold: vars.BREAKER_VOLUME_THRESHOLD ?? presetValues.llm.volumeThreshold,
+        failureThreshold: vars.BREAKER_FAILURE_THRESHOLD ?? presetValues.llm.failureThreshold,
+        resetTimeoutMs: vars.BREAKER_RESET_TIMEOUT_MS ?? presetValues.llm.resetTimeoutMs,
+        rollingWindowMs: vars.BREAKER_ROLLING_WINDOW_MS ?? presetValues.llm.rollingWindowMs,
+      },
+      redis: {
+        ...presetValues.redis,
+        timeoutMs: vars.BREAKER_TIMEOUT_MS ?? presetValues.redis.timeoutMs,
+        failureThreshold:
+          vars.REDIS_BREAKER_FAILURE_THRESHOLD ?? presetValues.redis.failureThreshold,
+        resetTimeoutMs: vars.REDIS_BREAKER_RESET_TIMEOUT_MS ?? presetValues.redis.resetTimeoutMs,
+        rollingWindowMs: vars.REDIS_BREAKER_ROLLING_WINDOW_MS ?? presetValues.redis.rollingWindowMs,
+      },
+    },
+    storageOutage: {
+      bufferBytes: vars.STORAGE_OUTAGE_BUFFER_BYTES,
+      maxMs: vars.STORAGE_OUTAGE_MAX_MS,
     },
     generation: {
       leaseMs: vars.GENERATION_LEASE_MS,

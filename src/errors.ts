@@ -42,12 +42,19 @@ export class NotFound extends AppError {
   readonly code = 'NOT_FOUND';
 
   constructor(what: string, id: string) {
-    super(`${what} "${id}" was not found.`);
+    super(`${what} "${echo(id)}" was not found.`);
   }
 }
 
 export class Unavailable extends AppError {
   readonly code = 'UPSTREAM_UNAVAILABLE';
+}
+
+const MAX_ECHO_CHARS = 64;
+
+/** What a caller sent, cut short: an error message never repeats a whole input. */
+export function echo(input: string): string {
+  return input.length <= MAX_ECHO_CHARS ? input : `${input.slice(0, MAX_ECHO_CHARS)}…`;
 }
 
 export function isAppError(error: unknown): error is AppError {

@@ -83,3 +83,13 @@ export interface EndEvent {
 export type StreamEvent = DeltaEvent | EndEvent;
 
 export type SessionPageKey = number;
+
+/**
+ * The shapes of the ids this server makes. Every id from outside is checked against them before
+ * it reaches a backend key: anything else is simply not found.
+ */
+const SESSION_ID = /^ses_[0-9a-f]{32}$/;
+const MESSAGE_ID = /^msg_[0-9a-f]{32}$/;
+
+export const isSessionId = (id: string) => SESSION_ID.test(id);
+export const isMessageId = (id: string) => MESSAGE_ID.test(id);

@@ -202,17 +202,44 @@ describe('resilience settings', () => {
       BREAKER_TIMEOUT_MS: '1234',
       BREAKER_ERROR_THRESHOLD_PERCENTAGE: '25',
       BREAKER_VOLUME_THRESHOLD: '7',
+      BREAKER_FAILURE_THRESHOLD: '4',
       BREAKER_RESET_TIMEOUT_MS: '999',
       BREAKER_ROLLING_WINDOW_MS: '20000',
+      REDIS_BREAKER_FAILURE_THRESHOLD: '6',
+      REDIS_BREAKER_RESET_TIMEOUT_MS: '1500',
+      REDIS_BREAKER_ROLLING_WINDOW_MS: '15000',
     });
     expect(config.breakers).toEqual({
       preset: 'production',
-      timeoutMs: 1234,
-      errorThresholdPercentage: 25,
-      volumeThreshold: 7,
-      resetTimeoutMs: 999,
-      rollingWindowMs: 20000,
+      llm: {
+        timeoutMs: RESILIENCE_PRESETS.production.llm.timeoutMs,
+        errorThresholdPercentage: 25,
+        volumeThreshold: 7,
+        failureThreshold: 4,
+        resetTimeoutMs: 999,
+        rollingWindowMs: 20000,
+      },
+      redis: {
+        ...RESILIENCE_PRESETS.production.redis,
+        timeoutMs: 1234,
+        failureThreshold: 6,
+        resetTimeoutMs: 1500,
+        rollingWindowMs: 15000,
+      },
     });
+  });
+
+  it('open a model breaker after 5 failed answers in 60 s or half of 10, and Redis after 3 in 30 s, in both presets', () => {
+    for (const preset of ['development', 'production'] as const) {
+      const { llm, redis } = loadConfig({ RESILIENCE_PRESET: preset }).breakers;
+      expect(llm).toMatchObject({
+        failureThreshold: 5,
+        rollingWindowMs: 60_000,
+        errorThresholdPercentage: 50,
+        volumeThreshold: 10,
+      });
+      expect(redis).toMatchObject({ failureThreshold: 3, rollingWindowMs: 30_000 });
+    }
   });
 
   it('reject an unknown preset, naming the variable', () => {

@@ -1,5 +1,5 @@
 import CircuitBreaker from 'opossum';
-import type { BreakerSettings } from '../config.js';
+import type { BreakerConfig, BreakerKind } from '../config.js';
 import type { Logger } from './logger.js';
 
 export type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
@@ -26,6 +26,8 @@ export class BreakerOpenError extends Error {
 }
 
 export interface BreakerOptions {
+  /** Which settings apply: model endpoints and Redis fail differently. */
+  kind: BreakerKind;
   /**
    * Let opossum time calls out. Off for calls that run their own timers and abort themselves:
    * opossum's timeout only stops waiting, it cannot stop the call.
@@ -78,6 +80,11 @@ export class Breaker {
     this.circuit.close();
   }
 
+  /** Closes it only when it is not already closed (no "closed" event for nothing). */
+  closeIfOpen(): void {
+    if (this.state !== 'CLOSED') this.circuit.close();
+  }
+
   snapshot(): BreakerSnapshot {
     const stats = this.circuit.stats;
     return {
@@ -102,22 +109,27 @@ export class BreakerRegistry {
   private readonly breakers = new Map<string, Breaker>();
 
   constructor(
-    private readonly settings: BreakerSettings,
+    private readonly config: BreakerConfig,
     private readonly log: Logger,
   ) {}
 
   create(name: string, options: BreakerOptions): Breaker {
     const existing = this.breakers.get(name);
     if (existing) return existing;
+    const settings = this.config[options.kind];
     const circuit = new CircuitBreaker<[Call], unknown>((call) => call(), {
       name,
-      timeout: options.timeout ? this.settings.timeoutMs : false,
-      errorThresholdPercentage: this.settings.errorThresholdPercentage,
-      volumeThreshold: this.settings.volumeThreshold,
-      resetTimeout: this.settings.resetTimeoutMs,
-      rollingCountTimeout: this.settings.rollingWindowMs,
+      timeout: options.timeout ? settings.timeoutMs : false,
+      errorThresholdPercentage: settings.errorThresholdPercentage,
+      volumeThreshold: settings.volumeThreshold,
+      resetTimeout: settings.resetTimeoutMs,
+      rollingCountTimeout: settings.rollingWindowMs,
       rollingCountBuckets: 10,
       errorFilter: (error: unknown) => !options.isOutage(error),
+    });
+    // opossum only knows a percentage; a count of failures in the window opens it too.
+    circuit.on('failure', () => {
+      if (!circuit.opened && circuit.stats.failures >= settings.failureThreshold) circuit.open();
     });
     circuit.on('open', () => this.log.warn({ breaker: name }, 'circuit breaker opened'));
     circuit.on('halfOpen', () => this.log.info({ breaker: name }, 'circuit breaker half-open'));

@@ -73,7 +73,7 @@ builder.mutationFields((t) => ({
     authScopes: { chat: true },
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     resolve: (_root, { input }, context) =>
-      context.services.chat.sendMessage(context.loaders, context.principal, input),
+      context.services.chat.sendMessage(context.loaders, context.principal, input, context.log),
   }),
   cancelMessage: t.field({
     type: MessageRef,

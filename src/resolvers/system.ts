@@ -6,7 +6,10 @@ import { ViewerRef } from '../schema/viewer.js';
 builder.queryFields((t) => ({
   health: t.field({
     type: HealthRef,
-    resolve: (_root, _args, context) => context.services.health.report(),
+    description:
+      'Each dependency checked live. Details (endpoints, models, breakers) are shown to admin keys only.',
+    resolve: (_root, _args, context) =>
+      context.services.health.report({ details: context.principal.scopes.includes('admin') }),
   }),
   personas: t.field({
     type: [PersonaRef],

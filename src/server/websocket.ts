@@ -62,7 +62,8 @@ export function attachWebSocketServer(options: WebSocketOptions) {
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
-        if (Object.keys(ctx.subscriptions).length >= options.maxSubscriptionsPerSocket) {
+        // graphql-ws has already registered this operation: it counts itself.
+        if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerSocket) {
           return [
             new GraphQLError(
               `At most ${options.maxSubscriptionsPerSocket} operations may run on one socket.`,
@@ -92,6 +93,14 @@ export function attachWebSocketServer(options: WebSocketOptions) {
           };
         } catch (error) {
           return refuse(error);
+        }
+      },
+      // graphql-ws resolves a send to a socket that is no longer open at once, so a replay to a
+      // peer that left would run to its end without a pause: end the operation instead.
+      onNext: (ctx, id) => {
+        if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) {
+          const operation = ctx.subscriptions[id];
+          if (operation && 'return' in operation) void operation.return(undefined);
         }
       },
       onClose: (ctx) => {

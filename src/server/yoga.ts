@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import type { ExecutionResult, GraphQLSchema } from 'graphql';
+import { type ExecutionResult, type GraphQLSchema, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import type { Backend } from '../infra/backend/types.js';
 import type { Logger } from '../infra/logger.js';
@@ -45,7 +44,7 @@ export function createYogaServer(options: YogaOptions) {
     logging: false,
     maskedErrors: { maskError: (error) => errors.mapError(error) },
     plugins: [
-      ...(options.introspection ? [] : [useDisableIntrospection()]),
+      ...(options.introspection ? [] : [useNoIntrospection()]),
       useContractCodes(),
       useOperationLog(log.isLevelEnabled('info')),
     ],
@@ -74,6 +73,18 @@ export function createYogaServer(options: YogaOptions) {
 }
 
 export type YogaServer = ReturnType<typeof createYogaServer>;
+
+/**
+ * Introspection off as a validation rule: the graphql-ws path runs envelop's validate but none of
+ * yoga's HTTP hooks, so a rule is the one place that holds on HTTP, SSE and WebSocket alike.
+ */
+function useNoIntrospection(): Plugin {
+  return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(NoSchemaIntrospectionCustomRule);
+    },
+  };
+}
 
 /** Request errors (parse, validation, variables) leave yoga without a code: give them theirs. */
 function useContractCodes(): Plugin {

@@ -60,6 +60,20 @@ export class Doorbell {
     });
   }
 
+  /** Waits `ms`, or less when a signal aborts; rings in the meantime are kept for `wait`. */
+  sleep(ms: number): Promise<void> {
+    if (this.signals.some((signal) => signal.aborted)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        for (const signal of this.signals) signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      for (const signal of this.signals) signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
   close(): void {
     clearTimeout(this.timer);
     for (const signal of this.signals) signal.removeEventListener('abort', this.onAbort);

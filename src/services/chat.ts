@@ -103,10 +103,12 @@ export class ChatService {
     return true;
   }
 
+  /** `log` is the request's logger: the answer's log lines carry the request id. */
   async sendMessage(
     loaders: Loaders,
     principal: Principal,
     input: { sessionId: string; content: string },
+    log: Logger = this.log,
   ): Promise<SentMessages> {
     this.assertAccepting();
     if (input.content.trim() === '') {
@@ -143,8 +145,8 @@ export class ChatService {
       await this.store.releaseSession(session.id, assistantMessage.id).catch(() => {});
       throw error;
     }
-    this.generation.begin(session, assistantMessage);
-    this.log.info(
+    this.generation.begin(session, assistantMessage, log);
+    log.info(
       { sessionId: session.id, messageId: assistantMessage.id, characters: input.content.length },
       'message sent',
     );

@@ -7,7 +7,12 @@ import type {
   SessionRecord,
   TokenUsage,
 } from '../model.js';
-import { EventWriter } from './event-writer.js';
+import {
+  EventWriter,
+  type EventWriterOptions,
+  StorageOutageTooLong,
+  StreamLost,
+} from './event-writer.js';
 import { type ChatTurn, GenerationFailure, type LlmChain } from './llm/index.js';
 import { countUsage } from './llm/usage.js';
 import type { PersonaService } from './personas.js';
@@ -27,6 +32,8 @@ export interface GenerationOptions {
   leaseMs: number;
   /** How long a finished answer keeps retrying to reach storage once shutdown has begun. */
   shutdownGraceMs: number;
+  /** How much of an answer, and for how long, is held while storage is away. */
+  writer: EventWriterOptions;
 }
 
 interface RunningGeneration {
@@ -81,12 +88,15 @@ export class GenerationService {
     await this.store.leaseGeneration(messageId, Date.now() + this.options.leaseMs);
   }
 
-  /** Starts generating `assistant` in the background; `reserve` came first. */
-  begin(session: SessionRecord, assistant: MessageRecord): void {
+  /**
+   * Starts generating `assistant` in the background; `reserve` came first. `log` is the request's
+   * logger, so the answer's log lines carry the id of the request that asked for it.
+   */
+  begin(session: SessionRecord, assistant: MessageRecord, log: Logger = this.log): void {
     const controller = new AbortController();
-    const done = this.run(session, assistant, controller.signal)
+    const done = this.run(session, assistant, controller.signal, log)
       .catch((error: unknown) => {
-        this.log.error({ err: error, messageId: assistant.id }, 'generation could not be stored');
+        log.error({ err: error, messageId: assistant.id }, 'generation could not be stored');
       })
       .finally(() => this.running.delete(assistant.id));
     this.running.set(assistant.id, { controller, done });
@@ -116,8 +126,13 @@ export class GenerationService {
     await Promise.allSettled(all.map((generation) => generation.done));
   }
 
-  private async run(session: SessionRecord, assistant: MessageRecord, signal: AbortSignal) {
-    const writer = new EventWriter(this.streams, assistant.id);
+  private async run(
+    session: SessionRecord,
+    assistant: MessageRecord,
+    signal: AbortSignal,
+    log: Logger,
+  ) {
+    const writer = new EventWriter(this.streams, assistant.id, this.options.writer);
     const renewLease = setInterval(
       () => this.renewLease(session, assistant),
       this.options.leaseMs / 3,
@@ -132,14 +147,12 @@ export class GenerationService {
         if (chunk.kind === 'text') writer.push(chunk.text);
         else if (chunk.kind === 'usage') usage = chunk.usage;
         else model = chunk.model;
-        if (writer.failure !== undefined) {
-          throw new GenerationFailure('STORAGE_UNAVAILABLE', 'The answer could not be stored.');
-        }
+        if (writer.failure !== undefined) throw storageFailure(writer.failure);
       }
       signal.throwIfAborted();
       outcome = { status: 'COMPLETED', error: null };
     } catch (error) {
-      outcome = this.outcomeOf(signal.aborted ? signal.reason : error, assistant.id);
+      outcome = this.outcomeOf(signal.aborted ? signal.reason : error, assistant.id, log);
     }
     if (usage === null && turns.length > 0) usage = await countUsage(turns, writer.text);
     const final: MessageRecord = {
@@ -151,15 +164,13 @@ export class GenerationService {
       usage,
       completedAt: new Date().toISOString(),
     };
-    try {
-      await retryUntilStored(
-        () => this.finish(session, final, writer),
-        this.stopping.signal,
-        this.log,
-      );
-    } finally {
-      clearInterval(renewLease);
-    }
+    // Renewal stops before the claim is released: a late tick must not outlive the answer.
+    clearInterval(renewLease);
+    await retryUntilStored(
+      () => this.finish(session, final, writer, log),
+      this.stopping.signal,
+      log,
+    );
   }
 
   /**
@@ -167,13 +178,25 @@ export class GenerationService {
    * it sees MessageEnd), writes the end event, then drops the lease. Dying in between leaves a
    * lease that recovery finds, and it writes the missing end.
    */
-  private async finish(session: SessionRecord, final: MessageRecord, writer: EventWriter) {
+  private async finish(
+    session: SessionRecord,
+    final: MessageRecord,
+    writer: EventWriter,
+    log: Logger,
+  ) {
     await this.store.saveMessage(final);
     await this.store.saveSession({ ...session, updatedAt: final.completedAt ?? session.updatedAt });
     await this.store.releaseSession(session.id, final.id);
-    await writer.end(final.status);
+    try {
+      await writer.end(final.status);
+    } catch (error) {
+      if (!(error instanceof StreamLost)) throw error;
+      // Storage came back without this message (restarted empty): nothing is left to end, and
+      // its subscribers notice the message is gone on their next check.
+      log.warn({ messageId: final.id }, 'the answer lost its stored log; it is dropped');
+    }
     await this.store.endGenerationLease(final.id);
-    this.log.info(
+    log.info(
       {
         messageId: final.id,
         status: final.status,
@@ -187,8 +210,8 @@ export class GenerationService {
 
   private renewLease(session: SessionRecord, assistant: MessageRecord): void {
     const expiresAt = Date.now() + this.options.leaseMs;
-    this.store.leaseGeneration(assistant.id, expiresAt).catch(() => {});
-    this.store.claimSession(session.id, assistant.id, this.options.leaseMs).catch(() => {});
+    this.store.renewGenerationLease(assistant.id, expiresAt).catch(() => {});
+    this.store.renewSessionClaim(session.id, assistant.id, this.options.leaseMs).catch(() => {});
   }
 
   /** The persona's system prompt, then the session's last messages that a model can use. */
@@ -214,7 +237,7 @@ export class GenerationService {
     ];
   }
 
-  private outcomeOf(reason: unknown, messageId: string): Outcome {
+  private outcomeOf(reason: unknown, messageId: string, log: Logger): Outcome {
     if (reason instanceof CancelRequested) return { status: 'CANCELLED', error: null };
     if (reason instanceof ShutdownRequested) {
       return {
@@ -223,13 +246,28 @@ export class GenerationService {
       };
     }
     if (reason instanceof GenerationFailure) {
-      this.log.warn({ messageId, code: reason.code, err: reason.cause }, 'generation failed');
-      const status = reason.code === 'STORAGE_UNAVAILABLE' ? 'INTERRUPTED' : 'FAILED';
+      log.warn({ messageId, code: reason.code, err: reason.cause }, 'generation failed');
+      const status = STORAGE_CODES.has(reason.code) ? 'INTERRUPTED' : 'FAILED';
       return { status, error: { code: reason.code, message: reason.message } };
     }
-    this.log.error({ messageId, err: reason }, 'generation failed unexpectedly');
+    log.error({ messageId, err: reason }, 'generation failed unexpectedly');
     return { status: 'FAILED', error: { code: 'INTERNAL_ERROR', message: 'The answer failed.' } };
   }
+}
+
+const STORAGE_CODES: ReadonlySet<string> = new Set(['STORAGE_UNAVAILABLE', 'GENERATION_LOST']);
+
+function storageFailure(failure: unknown): GenerationFailure {
+  if (failure instanceof StreamLost) {
+    return new GenerationFailure('GENERATION_LOST', 'Storage lost this answer.', {
+      cause: failure,
+    });
+  }
+  const message =
+    failure instanceof StorageOutageTooLong
+      ? 'Storage was unavailable for longer than an answer can wait.'
+      : 'The answer could not be stored.';
+  return new GenerationFailure('STORAGE_UNAVAILABLE', message, { cause: failure });
 }
 
 /** Failed or empty answers would only confuse the model. */

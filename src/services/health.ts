@@ -35,13 +35,14 @@ export class HealthService {
     return (await this.checkBackend()).status === 'OK';
   }
 
-  async report(): Promise<HealthReport> {
-    const checks = [
-      await this.checkBackend(),
-      this.checkLlm(),
-      ...this.breakers.list().map(checkBreaker),
-    ];
-    const status = checks.reduce<HealthStatus>(
+  /**
+   * Without `details` (any caller but admin) the report says how each part is, not what it is:
+   * no endpoint, model or breaker name, which would map the deployment for an attacker.
+   */
+  async report({ details }: { details: boolean }): Promise<HealthReport> {
+    const parts = [await this.checkBackend(), this.checkLlm()];
+    const breakers = this.breakers.list().map(checkBreaker);
+    const status = [...parts, ...breakers].reduce<HealthStatus>(
       (worst, check) => (SEVERITY[check.status] > SEVERITY[worst] ? check.status : worst),
       'OK',
     );
@@ -49,7 +50,9 @@ export class HealthService {
       status,
       version: this.version,
       uptimeSeconds: (performance.now() - this.startedAt) / 1000,
-      checks,
+      checks: details
+        ? [...parts, ...breakers]
+        : parts.map((check) => ({ ...check, detail: null })),
     };
   }
 

@@ -1,6 +1,12 @@
 import DataLoader from 'dataloader';
 import type { MessagePageRequest, Store, StreamLog } from '../infra/backend/types.js';
-import type { MessageRecord, Principal, SessionRecord } from '../model.js';
+import {
+  isMessageId,
+  isSessionId,
+  type MessageRecord,
+  type Principal,
+  type SessionRecord,
+} from '../model.js';
 import { readWholeLog } from './log-text.js';
 
 /**
@@ -12,11 +18,11 @@ export function createLoaders(store: Store, streams: StreamLog, principal: Princ
   const owned = <T extends { principal: string }>(record: T | null) =>
     record && record.principal === principal.id ? record : null;
   return {
-    session: new DataLoader<string, SessionRecord | null>(async (ids) =>
-      (await store.getSessions(ids)).map(owned),
+    session: new DataLoader<string, SessionRecord | null>((ids) =>
+      loadValid(ids, isSessionId, async (valid) => (await store.getSessions(valid)).map(owned)),
     ),
-    message: new DataLoader<string, MessageRecord | null>(async (ids) =>
-      (await store.getMessages(ids)).map(owned),
+    message: new DataLoader<string, MessageRecord | null>((ids) =>
+      loadValid(ids, isMessageId, async (valid) => (await store.getMessages(valid)).map(owned)),
     ),
     messageCount: new DataLoader<string, number>(async (sessionIds) =>
       store.countMessages(sessionIds),
@@ -33,3 +39,22 @@ export function createLoaders(store: Store, streams: StreamLog, principal: Princ
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
+
+/**
+ * Ids from outside reach the backend only when they have the shape of ids this server makes;
+ * any other is not found, exactly like an unknown id (no key of another kind can be read).
+ */
+async function loadValid<T>(
+  ids: readonly string[],
+  isValid: (id: string) => boolean,
+  load: (validIds: string[]) => Promise<(T | null)[]>,
+): Promise<(T | null)[]> {
+  const valid = ids.filter(isValid);
+  if (valid.length === ids.length) return load(valid);
+  const loaded = new Map<string, T | null>();
+  const records = valid.length > 0 ? await load(valid) : [];
+  valid.forEach((id, index) => {
+    loaded.set(id, records[index] ?? null);
+  });
+  return ids.map((id) => loaded.get(id) ?? null);
+}

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import matter from 'gray-matter';
-import { BadInput } from '../errors.js';
+import { BadInput, echo } from '../errors.js';
 
 export interface Persona {
   id: string;
@@ -48,7 +48,7 @@ export class PersonaService {
     const persona = this.personas.get(personaId);
     if (!persona) {
       throw new BadInput(
-        `Unknown persona "${personaId}". Known personas: ${[...this.personas.keys()].join(', ')}.`,
+        `Unknown persona "${echo(personaId)}". Known personas: ${[...this.personas.keys()].join(', ')}.`,
         { field: 'persona' },
       );
     }

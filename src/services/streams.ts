@@ -1,8 +1,19 @@
-import { BadInput, NotFound, Unavailable } from '../errors.js';
+import { BadInput, echo, NotFound, Unavailable } from '../errors.js';
 import type { Store, StreamLog } from '../infra/backend/types.js';
-import { FINAL_STATUSES, type MessageRecord, type Principal, type StreamEvent } from '../model.js';
+import {
+  FINAL_STATUSES,
+  isMessageId,
+  type MessageRecord,
+  type Principal,
+  type StreamEvent,
+} from '../model.js';
 import { abortableGenerator } from './abortable.js';
-import { DEFAULT_READER_OPTIONS, readStream, type StreamReaderOptions } from './stream-reader.js';
+import {
+  DEFAULT_READER_OPTIONS,
+  MessageGone,
+  readStream,
+  type StreamReaderOptions,
+} from './stream-reader.js';
 
 /** Cursors are the event's seq in decimal; clients treat them as opaque strings. */
 export const cursorOf = (seq: number) => String(seq);
@@ -10,7 +21,7 @@ export const cursorOf = (seq: number) => String(seq);
 function parseCursor(cursor: string | null | undefined): number {
   if (cursor === null || cursor === undefined) return 0;
   if (!/^\d{1,15}$/.test(cursor)) {
-    throw new BadInput(`"${cursor.slice(0, 40)}" is not a stream cursor.`, { field: 'after' });
+    throw new BadInput(`"${echo(cursor)}" is not a stream cursor.`, { field: 'after' });
   }
   return Number(cursor);
 }
@@ -40,6 +51,7 @@ export class StreamService {
     after: string | null | undefined,
   ): Promise<AsyncGenerator<StreamEvent, void, undefined>> {
     const afterSeq = parseCursor(after);
+    if (!isMessageId(messageId)) throw new NotFound('Message', messageId);
     const [message] = await this.store.getMessages([messageId]);
     if (!message || message.principal !== principal.id || message.role !== 'ASSISTANT') {
       throw new NotFound('Message', messageId);
@@ -94,6 +106,16 @@ export class StreamService {
     }
   }
 
+  /** A storage outage is not proof of absence: only a clear "no such message" is. */
+  private async isGone(messageId: string): Promise<boolean> {
+    try {
+      const [message] = await this.store.getMessages([messageId]);
+      return message === null;
+    } catch {
+      return false;
+    }
+  }
+
   private abortedOnClose(): AbortController {
     const controller = new AbortController();
     if (this.closing) controller.abort();
@@ -126,6 +148,7 @@ export class StreamService {
         unsubscribed,
         this.readerOptions,
         drain.signal,
+        () => this.isGone(messageId),
       );
       for await (const event of events) {
         lastSeq = event.seq;
@@ -137,30 +160,46 @@ export class StreamService {
         yield { type: 'end', messageId, seq: lastSeq, status: 'STREAMING', at: Date.now() };
       }
     } catch (error) {
-      if (!(error instanceof Unavailable) || unsubscribed.aborted) throw error;
-      const snapshot: MessageRecord = {
-        ...message,
-        content: delivered,
-        status: 'INTERRUPTED',
-        error: {
-          code: 'STORAGE_UNAVAILABLE',
-          message: 'The stream could not be read; resume later.',
-        },
-      };
-      yield {
-        type: 'end',
-        messageId,
-        seq: lastSeq,
-        status: 'INTERRUPTED',
-        at: Date.now(),
-        snapshot,
-      };
+      if (unsubscribed.aborted) throw error;
+      if (error instanceof MessageGone) {
+        yield interruptedEnd(message, lastSeq, delivered, {
+          code: 'GENERATION_LOST',
+          message: 'This answer no longer exists: storage lost it.',
+        });
+        return;
+      }
+      if (!(error instanceof Unavailable)) throw error;
+      yield interruptedEnd(message, lastSeq, delivered, {
+        code: 'STORAGE_UNAVAILABLE',
+        message: 'The stream could not be read; resume later.',
+      });
     } finally {
       this.onClose.delete(drain);
       this.openSubscriptions--;
       if (this.openSubscriptions === 0) for (const wake of this.idleWaiters) wake();
     }
   }
+}
+
+/**
+ * An end a server makes up when the log cannot tell how the stream ended: the message as this
+ * subscription knew it, with the text it delivered. Never stored.
+ */
+function interruptedEnd(
+  message: MessageRecord,
+  lastSeq: number,
+  delivered: string,
+  error: { code: string; message: string },
+): StreamEvent {
+  const snapshot: MessageRecord = { ...message, content: delivered, status: 'INTERRUPTED', error };
+  return {
+    type: 'end',
+    messageId: message.id,
+    seq: lastSeq,
+    status: 'INTERRUPTED',
+    at: Date.now(),
+    snapshot,
+  };
 }
 
 /**

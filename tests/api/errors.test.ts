@@ -446,7 +446,10 @@ describe('while an answer streams (slow responder)', () => {
     });
     await withTimeout(started, 'the first delta');
 
-    const errors = await wsErrors(client, 'subscription { messageStream(messageId: "msg_0") {');
+    const errors = await wsErrors(
+      client,
+      'subscription { messageStream(messageId: "msg_00000000000000000000000000000000") {',
+    );
     const eventsWhenRefused = events.length;
     const stream = await streaming;
 
@@ -549,7 +552,7 @@ describe('internal errors', () => {
 
     const errors = await wsErrors(
       client,
-      'subscription { messageStream(messageId: "msg_0") { __typename } }',
+      'subscription { messageStream(messageId: "msg_00000000000000000000000000000000") { __typename } }',
     );
 
     expectMasked(JSON.stringify(errors), errors);
@@ -558,7 +561,7 @@ describe('internal errors', () => {
   it('is masked over SSE', async () => {
     failNext.set('getMessages', 1);
 
-    const stream = await collectSse(server, 'msg_0');
+    const stream = await collectSse(server, 'msg_00000000000000000000000000000000');
 
     expect(stream.events).toEqual([]);
     expectMasked(JSON.stringify(stream.errors), stream.errors);

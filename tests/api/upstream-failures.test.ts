@@ -24,6 +24,7 @@ describe('upstream failures end the stream FAILED with one MessageEnd', () => {
         LLM_IDLE_TIMEOUT_MS: '400',
         LLM_RETRY_MAX_ATTEMPTS: '1',
         BREAKER_VOLUME_THRESHOLD: '1000',
+        BREAKER_FAILURE_THRESHOLD: '1000',
       },
     });
   });

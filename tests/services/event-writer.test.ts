@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Unavailable } from '../../src/errors.js';
 import { createMemoryBackend } from '../../src/infra/backend/memory.js';
 import type { StreamLog, Unwatch } from '../../src/infra/backend/types.js';
 import type { StreamEvent } from '../../src/model.js';
-import { EventWriter } from '../../src/services/event-writer.js';
+import {
+  DEFAULT_WRITER_OPTIONS,
+  EventWriter,
+  StorageOutageTooLong,
+} from '../../src/services/event-writer.js';
 import { until } from '../support/wait.js';
 
 const backend = createMemoryBackend({ streamLogTtlSeconds: 3600 });
@@ -12,21 +17,35 @@ afterAll(async () => {
   await backend.close();
 });
 
-/** The real memory log, with appends counted and chosen appends (1-based) made to fail. */
+/**
+ * The real memory log, with appends counted and recorded. Chosen appends (1-based) fail with a
+ * plain error, or reach the log and then report an outage (a reply lost in a reconnect); the
+ * first `outages` appends fail as an outage without reaching it.
+ */
 class FaultyStreamLog implements StreamLog {
   appends = 0;
+  outages = 0;
+  readonly tried: StreamEvent[][] = [];
 
   constructor(
     private readonly inner: StreamLog,
     private readonly failingAppends: ReadonlySet<number> = new Set(),
+    private readonly lostReplies: ReadonlySet<number> = new Set(),
+    private readonly leadingOutages = 0,
   ) {}
 
-  append(messageId: string, events: readonly StreamEvent[]): Promise<void> {
+  async append(messageId: string, events: readonly StreamEvent[]): Promise<void> {
     this.appends++;
-    if (this.failingAppends.has(this.appends)) {
-      return Promise.reject(new Error(`injected failure of append ${this.appends}`));
+    this.tried.push(events.map((event) => ({ ...event })));
+    if (this.outages < this.leadingOutages) {
+      this.outages++;
+      throw new Unavailable('injected outage');
     }
-    return this.inner.append(messageId, events);
+    if (this.failingAppends.has(this.appends)) {
+      throw new Error(`injected failure of append ${this.appends}`);
+    }
+    await this.inner.append(messageId, events);
+    if (this.lostReplies.has(this.appends)) throw new Unavailable('injected lost reply');
   }
 
   read(messageId: string, afterSeq: number, limit: number): Promise<StreamEvent[]> {
@@ -109,7 +128,7 @@ describe('EventWriter', () => {
     expect(events.at(-1)?.type).toBe('end');
   });
 
-  it('a failed append sets failure and stops writing; end() then writes the pending text and the end without a seq gap', async () => {
+  it('a failed append sets failure and stops writing; end() retries exactly the failed events, then the rest, without a seq gap', async () => {
     const messageId = randomUUID();
     // Append 1 succeeds, append 2 fails, the rest succeed.
     const streams = new FaultyStreamLog(backend.streams, new Set([2]));
@@ -124,20 +143,115 @@ describe('EventWriter', () => {
     expect(await readAll(messageId)).toEqual([
       expect.objectContaining({ type: 'delta', seq: 1, text: 'Hello' }),
     ]);
+    const failedTry = streams.tried[1]!;
 
     const appendsAfterFailure = streams.appends;
     writer.push('!');
     expect(streams.appends).toBe(appendsAfterFailure);
     const endSeq = await writer.end('FAILED');
 
-    expect(streams.appends).toBe(appendsAfterFailure + 2);
     const events = await readAll(messageId);
-    expect(events).toEqual([
-      expect.objectContaining({ type: 'delta', seq: 1, text: 'Hello' }),
-      expect.objectContaining({ type: 'delta', seq: 2, text: ', world!' }),
-      expect.objectContaining({ type: 'end', seq: 3, status: 'FAILED' }),
-    ]);
-    expect(endSeq).toBe(3);
+    // The retry carried the very events of the failed try: same seq, same text, same time.
+    expect(events[1]).toEqual(failedTry[0]);
+    expect(events.map((event) => event.seq)).toEqual(oneToN(events.length));
+    expect(deltaText(events)).toBe('Hello, world!');
+    expect(events.at(-1)).toMatchObject({ type: 'end', seq: endSeq, status: 'FAILED' });
+  });
+
+  it('never re-sends a seq with other text: an append that was stored although its caller saw a failure is retried as is and succeeds', async () => {
+    const messageId = randomUUID();
+    // Append 2 reaches the log, then reports an outage (the reply was lost in a reconnect).
+    const streams = new FaultyStreamLog(backend.streams, new Set(), new Set([2]));
+    const writer = new EventWriter(streams, messageId, { ...DEFAULT_WRITER_OPTIONS });
+
+    writer.push('Hello');
+    writer.push(', ');
+    await until(() => streams.appends >= 2, { timeoutMs: 2_000, what: 'the lost reply' });
+    writer.push('world');
+    writer.push('!');
+    const endSeq = await writer.end('COMPLETED');
+
+    expect(writer.failure).toBeUndefined();
+    const events = await readAll(messageId);
+    expect(deltaText(events)).toBe('Hello, world!');
+    expect(events.map((event) => event.seq)).toEqual(oneToN(events.length));
+    expect(events.filter((event) => event.type === 'end')).toHaveLength(1);
+    expect(endSeq).toBe(events.length);
+    // Each seq was only ever tried with one payload.
+    const payloads = new Map<number, string>();
+    for (const attempt of streams.tried.flat()) {
+      const payload = JSON.stringify(attempt);
+      expect(payloads.get(attempt.seq) ?? payload).toBe(payload);
+      payloads.set(attempt.seq, payload);
+    }
+  });
+
+  it('waits out a storage outage and writes everything generated meanwhile when storage is back', async () => {
+    const messageId = randomUUID();
+    const streams = new FaultyStreamLog(backend.streams, new Set(), new Set(), 4);
+    const writer = new EventWriter(streams, messageId, { ...DEFAULT_WRITER_OPTIONS });
+
+    for (const chunk of ['a', 'b', 'c', 'd', 'e']) {
+      writer.push(chunk);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    const endSeq = await writer.end('COMPLETED');
+
+    expect(writer.failure).toBeUndefined();
+    expect(streams.outages).toBe(4);
+    const events = await readAll(messageId);
+    expect(deltaText(events)).toBe('abcde');
+    expect(events.at(-1)).toMatchObject({ type: 'end', seq: endSeq });
+  });
+
+  it('gives up past its outage time bound with StorageOutageTooLong', async () => {
+    const messageId = randomUUID();
+    const streams = new FaultyStreamLog(backend.streams, new Set(), new Set(), 1_000);
+    const writer = new EventWriter(streams, messageId, {
+      ...DEFAULT_WRITER_OPTIONS,
+      maxOutageMs: 300,
+    });
+
+    writer.push('held');
+    await until(() => writer.failure !== undefined, { timeoutMs: 3_000, what: 'giving up' });
+
+    expect(writer.failure).toBeInstanceOf(StorageOutageTooLong);
+  });
+
+  it('gives up when more text waits during an outage than its byte bound allows', async () => {
+    const messageId = randomUUID();
+    const streams = new FaultyStreamLog(backend.streams, new Set(), new Set(), 1_000);
+    const writer = new EventWriter(streams, messageId, {
+      ...DEFAULT_WRITER_OPTIONS,
+      maxBufferedBytes: 10_000,
+    });
+
+    writer.push('x');
+    for (let index = 0; index < 20 && writer.failure === undefined; index++) {
+      writer.push('é'.repeat(300));
+    }
+
+    expect(writer.failure).toBeInstanceOf(StorageOutageTooLong);
+    expect(Buffer.byteLength(writer.text)).toBeLessThan(10_000 + 700);
+  });
+
+  it('cuts long text into deltas of at most maxDeltaChars, never splitting a surrogate pair', async () => {
+    const messageId = randomUUID();
+    const writer = new EventWriter(backend.streams, messageId, {
+      ...DEFAULT_WRITER_OPTIONS,
+      maxDeltaChars: 5,
+    });
+    const text = `abcd😀efgh😀ij${'k'.repeat(40)}`;
+
+    writer.push(text);
+    await writer.end('COMPLETED');
+
+    const deltas = (await readAll(messageId)).filter((event) => event.type === 'delta');
+    expect(deltaText(deltas)).toBe(text);
+    for (const event of deltas) {
+      expect(event.type === 'delta' && event.text.length).toBeLessThanOrEqual(5);
+      expect(event.type === 'delta' && /[\ud800-\udbff]$/.test(event.text)).toBe(false);
+    }
   });
 
   it('a failure of the very first append leaves no gap either', async () => {

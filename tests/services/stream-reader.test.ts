@@ -3,13 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, StreamLog, Unwatch } from '../../src/infra/backend/types.js';
 import type { StreamEvent } from '../../src/model.js';
 import { abortableGenerator } from '../../src/services/abortable.js';
-import { readStream, type StreamReaderOptions } from '../../src/services/stream-reader.js';
+import {
+  DEFAULT_READER_OPTIONS,
+  readStream,
+  type StreamReaderOptions,
+} from '../../src/services/stream-reader.js';
 import { backendCases } from '../support/backends.js';
 
 /** Long enough that only a live announcement (or the log read it triggers) can move a reader. */
 const NO_IDLE_POLL: StreamReaderOptions = {
-  pageSize: 512,
-  liveBufferLimit: 1024,
+  ...DEFAULT_READER_OPTIONS,
   idlePollMs: 60_000,
 };
 

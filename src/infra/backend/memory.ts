@@ -116,12 +116,23 @@ class MemoryStore implements Store {
     return null;
   }
 
+  async renewSessionClaim(sessionId: string, holder: string, ttlMs: number): Promise<boolean> {
+    const current = this.claims.get(sessionId);
+    if (!current || current.holder !== holder || current.expiresAt <= Date.now()) return false;
+    current.expiresAt = Date.now() + ttlMs;
+    return true;
+  }
+
   async releaseSession(sessionId: string, holder: string): Promise<void> {
     if (this.claims.get(sessionId)?.holder === holder) this.claims.delete(sessionId);
   }
 
   async leaseGeneration(messageId: string, expiresAt: number): Promise<void> {
     this.generationLeases.set(messageId, expiresAt);
+  }
+
+  async renewGenerationLease(messageId: string, expiresAt: number): Promise<void> {
+    if (this.generationLeases.has(messageId)) this.generationLeases.set(messageId, expiresAt);
   }
 
   async endGenerationLease(messageId: string): Promise<void> {
@@ -154,13 +165,23 @@ class MemoryStreamLog implements StreamLog {
   async append(messageId: string, events: readonly StreamEvent[]): Promise<void> {
     const log = this.logs.get(messageId) ?? [];
     const lastSeq = log.at(-1)?.seq ?? 0;
-    events.forEach((event, index) => {
+    // The Redis script's rules: an identical event already logged is skipped, anything else
+    // must continue the log exactly.
+    const fresh = events.filter((event) => {
+      if (event.seq > lastSeq) return true;
+      if (!sameEvent(log[event.seq - 1], event)) {
+        throw new Error(`SEQ_CONFLICT ${event.seq} holds other content`);
+      }
+      return false;
+    });
+    fresh.forEach((event, index) => {
       if (event.seq !== lastSeq + index + 1) {
         throw new Error(`SEQ_CONFLICT expected ${lastSeq + index + 1} got ${event.seq}`);
       }
     });
+    if (fresh.length === 0) return;
     // Events never change once written: one frozen copy serves the log, watchers and readers.
-    const stored = events.map((event) => Object.freeze(copy(event)));
+    const stored = fresh.map((event) => Object.freeze(copy(event)));
     log.push(...stored);
     this.logs.set(messageId, log);
     this.scheduleExpiry(messageId);
@@ -208,6 +229,10 @@ class MemoryStreamLog implements StreamLog {
     timer.unref();
     this.expiryTimers.set(messageId, timer);
   }
+}
+
+function sameEvent(stored: StreamEvent | undefined, event: StreamEvent): boolean {
+  return stored !== undefined && JSON.stringify(stored) === JSON.stringify(event);
 }
 
 class MemoryControlBus implements ControlBus {

@@ -41,6 +41,11 @@ export interface Store {
    * claimed, or the id of the generation that already holds it.
    */
   claimSession(sessionId: string, holder: string, ttlMs: number): Promise<string | null>;
+  /**
+   * Extends a claim `holder` still has; never claims a free session (a renewal that lands after
+   * the answer ended must not make the session busy again). False when the claim is gone.
+   */
+  renewSessionClaim(sessionId: string, holder: string, ttlMs: number): Promise<boolean>;
   releaseSession(sessionId: string, holder: string): Promise<void>;
 
   /**
@@ -48,6 +53,8 @@ export interface Store {
    * again extends the lease. An instance that dies stops extending it.
    */
   leaseGeneration(messageId: string, expiresAt: number): Promise<void>;
+  /** Extends a lease that still exists; an ended lease stays ended. */
+  renewGenerationLease(messageId: string, expiresAt: number): Promise<void>;
   endGenerationLease(messageId: string): Promise<void>;
   /** Generations whose lease ended before `now`, oldest first, at most `limit`. */
   expiredGenerations(now: number, limit: number): Promise<string[]>;

@@ -15,12 +15,22 @@ const NOTHING_AVAILABLE = () =>
     transient: true,
   });
 
+interface OpenedStream {
+  chunks: AsyncIterator<LlmChunk>;
+  first: IteratorResult<LlmChunk>;
+}
+
 /**
  * The fallback chain: each model of each endpoint in order, each behind its own breaker. Before
  * the first token a transient failure is retried (backoff with full jitter, Retry-After honoured
  * up to a cap, bounded attempts, one deadline for the whole chain), a lasting one moves on to the
  * next link, and an open breaker is skipped without a request. After the first token nothing is
  * retried: the failure ends the answer, whose text so far is kept.
+ *
+ * A breaker judges its model by answers, not attempts: one answer's tries on one model are one
+ * call through the breaker, so a short blip that the retries ride out counts as a success, and a
+ * breaker that opens meanwhile (because of other answers) never cuts short retries already
+ * admitted.
  */
 export class LlmChain implements LlmProvider {
   readonly model: string;
@@ -45,41 +55,55 @@ export class LlmChain implements LlmProvider {
     const deadline = Date.now() + this.retry.deadlineMs;
     let lastFailure: GenerationFailure = NOTHING_AVAILABLE();
     for (const link of this.links) {
-      for (let attempt = 0; attempt < this.retry.maxAttempts; attempt++) {
-        const chunks = link.provider.stream(turns, signal)[Symbol.asyncIterator]();
-        let first: IteratorResult<LlmChunk>;
-        try {
-          first = await link.breaker.fire(() => chunks.next());
-        } catch (error) {
-          await chunks.return?.().catch(() => {});
-          signal.throwIfAborted();
-          if (error instanceof BreakerOpenError) break;
-          lastFailure = asFailure(error);
-          const delay = retryDelayMs(attempt, this.retry, lastFailure.retryAfterMs);
-          const retryable =
-            lastFailure.transient &&
-            attempt + 1 < this.retry.maxAttempts &&
-            Date.now() + delay < deadline;
-          this.log.warn(
-            {
-              model: link.provider.model,
-              attempt,
-              code: lastFailure.code,
-              retryInMs: retryable ? delay : null,
-            },
-            'model call failed before its first token',
-          );
-          if (!retryable) break;
-          await sleep(delay, undefined, { signal });
-          continue;
-        }
-        yield { kind: 'model', model: link.provider.model };
-        yield* this.rest(link, chunks, first, signal);
-        return;
-      }
       if (Date.now() >= deadline) break;
+      let opened: OpenedStream;
+      try {
+        opened = await link.breaker.fire(() => this.open(link, turns, signal, deadline));
+      } catch (error) {
+        signal.throwIfAborted();
+        if (!(error instanceof BreakerOpenError)) lastFailure = asFailure(error);
+        continue;
+      }
+      yield { kind: 'model', model: link.provider.model };
+      yield* this.rest(link, opened.chunks, opened.first, signal);
+      return;
     }
     throw lastFailure;
+  }
+
+  /** Tries one model until its first chunk arrives, retrying transient failures. */
+  private async open(
+    link: ChainLink,
+    turns: readonly ChatTurn[],
+    signal: AbortSignal,
+    deadline: number,
+  ): Promise<OpenedStream> {
+    for (let attempt = 0; ; attempt++) {
+      const chunks = link.provider.stream(turns, signal)[Symbol.asyncIterator]();
+      try {
+        return { chunks, first: await chunks.next() };
+      } catch (error) {
+        await chunks.return?.().catch(() => {});
+        signal.throwIfAborted();
+        const failure = asFailure(error);
+        const delay = retryDelayMs(attempt, this.retry, failure.retryAfterMs);
+        const retryable =
+          failure.transient &&
+          attempt + 1 < this.retry.maxAttempts &&
+          Date.now() + delay < deadline;
+        this.log.warn(
+          {
+            model: link.provider.model,
+            attempt,
+            code: failure.code,
+            retryInMs: retryable ? delay : null,
+          },
+          'model call failed before its first token',
+        );
+        if (!retryable) throw failure;
+        await sleep(delay, undefined, { signal });
+      }
+    }
   }
 
   private async *rest(

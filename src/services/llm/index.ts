@@ -15,7 +15,7 @@ export function createLlmChain(
   breakers: BreakerRegistry,
   log: Logger,
 ): LlmChain {
-  const breakerOptions = { timeout: false, isOutage: isLlmOutage };
+  const breakerOptions = { kind: 'llm', timeout: false, isOutage: isLlmOutage } as const;
   if (llm.provider === 'local') {
     const provider = new LocalProvider(llm.localTokenDelayMs);
     return new LlmChain(

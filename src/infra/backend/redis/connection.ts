@@ -12,6 +12,9 @@ export async function connectRedis(url: string, connectionName: string): Promise
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    // A command whose caller already got an error must not run later behind its back (a claim
+    // or an append the caller retries differently).
+    autoResendUnfulfilledCommands: false,
     connectTimeout: 5_000,
     commandTimeout: 5_000,
     keepAlive: 10_000,
@@ -25,8 +28,13 @@ export async function connectRedis(url: string, connectionName: string): Promise
 
 export type Guard = <T>(call: () => Promise<T>) => Promise<T>;
 
-/** What the Redis breaker counts: transport failures, not replies Redis gave on purpose. */
-export const isRedisOutage = (error: unknown) => !(error instanceof ReplyError);
+/**
+ * What the Redis breaker counts: transport failures only. A reply Redis gave on purpose, or a
+ * record that does not parse, says nothing about Redis's health (and a caller must never be able
+ * to open the breaker for everyone by asking for a key that holds something else).
+ */
+export const isRedisOutage = (error: unknown) =>
+  !(error instanceof ReplyError || error instanceof SyntaxError || error instanceof TypeError);
 
 /**
  * Runs Redis calls through the Redis breaker and turns a transport failure (or the open breaker)
@@ -38,7 +46,7 @@ export function createGuard(breaker: Breaker | undefined): Guard {
     try {
       return breaker ? await breaker.fire(call) : await call();
     } catch (error) {
-      if (error instanceof ReplyError) throw error;
+      if (!isRedisOutage(error)) throw error;
       const message =
         error instanceof BreakerOpenError
           ? 'The storage backend is unavailable (circuit open).'

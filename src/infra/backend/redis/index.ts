@@ -25,6 +25,9 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
   });
   handleUnsubscribeRejections(subscriber);
   const stopHeartbeats = [startHeartbeat(commands), startHeartbeat(subscriber)];
+  // A connection that is ready again is proof that Redis is back: stop refusing at once rather
+  // than after the breaker's reset timeout, so answers held during the outage get stored.
+  commands.on('ready', () => options.breaker?.closeIfOpen());
   const guarded = createGuard(options.breaker);
   const unguarded = createGuard(undefined);
   const pubsub = new RedisPubSub({ publisher: commands, subscriber });

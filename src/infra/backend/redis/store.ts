@@ -12,6 +12,10 @@ if (not current) or current == ARGV[1] then
 end
 return current`;
 
+const RENEW_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+
 const RELEASE_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
@@ -62,8 +66,8 @@ export class RedisStore implements Store {
 
   getSessions(ids: readonly string[]): Promise<(SessionRecord | null)[]> {
     if (ids.length === 0) return Promise.resolve([]);
-    return this.guarded(async () =>
-      parseAll<SessionRecord>(await this.redis.mget(ids.map((id) => this.keys.session(id)))),
+    return this.guarded(() => this.redis.mget(ids.map((id) => this.keys.session(id)))).then(
+      parseAll<SessionRecord>,
     );
   }
 
@@ -90,18 +94,21 @@ export class RedisStore implements Store {
     });
   }
 
-  deleteSession(sessionId: string): Promise<string[]> {
-    return this.guarded(async () => {
-      const [sessionJson, messageIds] = pipelineValues(
-        await this.redis
-          .pipeline()
-          .get(this.keys.session(sessionId))
-          .lrange(this.keys.sessionMessages(sessionId), 0, -1)
-          .exec(),
-      ) as [string | null, string[]];
-      if (sessionJson === null) return [];
-      const session = JSON.parse(sessionJson) as SessionRecord;
-      await this.redis
+  async deleteSession(sessionId: string): Promise<string[]> {
+    const [sessionJson, messageIds] = await this.guarded(
+      async () =>
+        pipelineValues(
+          await this.redis
+            .pipeline()
+            .get(this.keys.session(sessionId))
+            .lrange(this.keys.sessionMessages(sessionId), 0, -1)
+            .exec(),
+        ) as [string | null, string[]],
+    );
+    if (sessionJson === null) return [];
+    const session = JSON.parse(sessionJson) as SessionRecord;
+    await this.guarded(() =>
+      this.redis
         .multi()
         .del(
           this.keys.session(sessionId),
@@ -110,9 +117,9 @@ export class RedisStore implements Store {
           ...messageIds.map((id) => this.keys.message(id)),
         )
         .zrem(this.keys.principalSessions(session.principal), sessionId)
-        .exec();
-      return messageIds;
-    });
+        .exec(),
+    );
+    return messageIds;
   }
 
   addMessage(message: MessageRecord): Promise<void> {
@@ -133,8 +140,8 @@ export class RedisStore implements Store {
 
   getMessages(ids: readonly string[]): Promise<(MessageRecord | null)[]> {
     if (ids.length === 0) return Promise.resolve([]);
-    return this.guarded(async () =>
-      parseAll<MessageRecord>(await this.redis.mget(ids.map((id) => this.keys.message(id)))),
+    return this.guarded(() => this.redis.mget(ids.map((id) => this.keys.message(id)))).then(
+      parseAll<MessageRecord>,
     );
   }
 
@@ -173,6 +180,19 @@ export class RedisStore implements Store {
     });
   }
 
+  renewSessionClaim(sessionId: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.guarded(async () => {
+      const renewed = await this.redis.eval(
+        RENEW_SCRIPT,
+        1,
+        this.keys.sessionClaim(sessionId),
+        holder,
+        ttlMs,
+      );
+      return renewed === 1;
+    });
+  }
+
   releaseSession(sessionId: string, holder: string): Promise<void> {
     return this.guarded(async () => {
       await this.redis.eval(RELEASE_SCRIPT, 1, this.keys.sessionClaim(sessionId), holder);
@@ -182,6 +202,12 @@ export class RedisStore implements Store {
   leaseGeneration(messageId: string, expiresAt: number): Promise<void> {
     return this.guarded(async () => {
       await this.redis.zadd(this.keys.generationLeases, expiresAt, messageId);
+    });
+  }
+
+  renewGenerationLease(messageId: string, expiresAt: number): Promise<void> {
+    return this.guarded(async () => {
+      await this.redis.zadd(this.keys.generationLeases, 'XX', expiresAt, messageId);
     });
   }
 

@@ -8,26 +8,38 @@ import type { RedisKeys } from './keys.js';
 /**
  * Appends and announces in one atomic script: every seq is checked to continue the log before
  * anything is written, so an append is all or nothing and a log never has a gap; the entries
- * always exist before their announcement. KEYS[1] = log, ARGV = ttl, channel, (seq, json) pairs.
+ * always exist before their announcement. An event already in the log with the same payload is
+ * skipped (a retried append whose first try reached Redis is a success, not a conflict); the same
+ * seq with other content is a conflict. KEYS[1] = log, ARGV = ttl, channel, (seq, json) pairs.
  */
 const APPEND_SCRIPT = `
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local expected = 1
 if #newest > 0 then expected = tonumber(string.match(newest[1][1], '^(%d+)')) + 1 end
+local first = 0
 for i = 3, #ARGV, 2 do
-  if tonumber(ARGV[i]) ~= expected then
+  local seq = tonumber(ARGV[i])
+  if seq < expected and first == 0 then
+    local stored = redis.call('XRANGE', KEYS[1], seq .. '-0', seq .. '-0')
+    if #stored == 0 or stored[1][2][2] ~= ARGV[i + 1] then
+      return redis.error_reply('SEQ_CONFLICT ' .. seq .. ' holds other content')
+    end
+  elseif seq ~= expected then
     return redis.error_reply('SEQ_CONFLICT expected ' .. expected .. ' got ' .. ARGV[i])
+  else
+    if first == 0 then first = i end
+    expected = expected + 1
   end
-  expected = expected + 1
 end
-for i = 3, #ARGV, 2 do
+if first == 0 then return 0 end
+for i = first, #ARGV, 2 do
   redis.call('XADD', KEYS[1], ARGV[i] .. '-0', 'e', ARGV[i + 1])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-for i = 3, #ARGV, 2 do
+for i = first, #ARGV, 2 do
   redis.call('PUBLISH', ARGV[2], ARGV[i + 1])
 end
-return #ARGV`;
+return (#ARGV - first + 1) / 2`;
 
 type StreamEntries = [id: string, fields: string[]][];
 
@@ -56,16 +68,18 @@ export class RedisStreamLog implements StreamLog {
   }
 
   read(messageId: string, afterSeq: number, limit: number): Promise<StreamEvent[]> {
-    return this.guarded(async () => {
-      const entries = (await this.redis.xrange(
-        this.keys.eventLog(messageId),
-        `${afterSeq + 1}-0`,
-        '+',
-        'COUNT',
-        limit,
-      )) as StreamEntries;
-      return entries.map(([, fields]) => JSON.parse(fields[1] ?? 'null') as StreamEvent);
-    });
+    return this.guarded(
+      () =>
+        this.redis.xrange(
+          this.keys.eventLog(messageId),
+          `${afterSeq + 1}-0`,
+          '+',
+          'COUNT',
+          limit,
+        ) as Promise<StreamEntries>,
+    ).then((entries) =>
+      entries.map(([, fields]) => JSON.parse(fields[1] ?? 'null') as StreamEvent),
+    );
   }
 
   watch(messageId: string, onEvent: (event: StreamEvent) => void): Promise<Unwatch> {
