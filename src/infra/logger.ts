@@ -30,15 +30,22 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   );
 }
 
-/** Type, code and a bounded message: no stack trace and no upstream body reaches a log line. */
+/**
+ * Type, code and a bounded message: no stack trace reaches a log line, and no upstream body. An
+ * error that carries an HTTP status came from an upstream's answer (the openai SDK puts the
+ * response body into its message): it is logged by status and code only.
+ */
 function serializeError(error: unknown): Record<string, unknown> {
   if (!(error instanceof Error)) return { type: typeof error };
   const { code, status } = error as { code?: unknown; status?: unknown };
+  const fromUpstreamAnswer = typeof status === 'number';
   return {
     type: error.name,
-    message: error.message.slice(0, 200),
-    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
-    ...(typeof status === 'number' ? { status } : {}),
+    ...(fromUpstreamAnswer ? {} : { message: error.message.slice(0, 200) }),
+    ...(typeof code === 'string' || typeof code === 'number'
+      ? { code: String(code).slice(0, 64) }
+      : {}),
+    ...(fromUpstreamAnswer ? { status } : {}),
     ...(error.cause instanceof Error ? { cause: serializeError(error.cause) } : {}),
   };
 }

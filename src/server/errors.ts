@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { GraphQLError } from 'graphql';
+import { handleStreamOrSingleExecutionResult } from '@envelop/core';
+import { type ExecutionResult, GraphQLError, type GraphQLErrorExtensions } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
 import { type AppError, ERROR_CODES, isAppError } from '../errors.js';
 import type { Logger } from '../infra/logger.js';
 
@@ -35,8 +37,9 @@ function fromAppError(
  * and contract code; request errors (parse, validation, variables) become BAD_USER_INPUT; every
  * other error is logged with an id and masked, so no stack, upstream body or secret leaves.
  */
-export function createErrorMapper(log: Logger) {
-  function mapError(error: unknown): GraphQLError {
+export function createErrorMapper(rootLog: Logger) {
+  /** `log` is the request's logger when there is one, so the line carries its request id. */
+  function mapError(error: unknown, log: Logger = rootLog): GraphQLError {
     if (isAppError(error)) return fromAppError(error);
     if (isGraphQLError(error)) {
       const original = error.originalError;
@@ -44,7 +47,7 @@ export function createErrorMapper(log: Logger) {
       // A request error around a bare GraphQLError (a variable its scalar refused) keeps its own
       // message, which names the variable, and its HTTP status; a wrapped cause is mapped instead.
       if (isGraphQLError(original) && original !== error) {
-        return original.originalError ? mapError(original) : withContractCode(error);
+        return original.originalError ? mapError(original, log) : withContractCode(error);
       }
       if (!original) return withContractCode(error);
     }
@@ -58,11 +61,47 @@ export function createErrorMapper(log: Logger) {
   }
 
   /** Errors raised before execution (authentication, context): they also set the HTTP status. */
-  function mapRequestError(error: unknown): GraphQLError {
-    return isAppError(error) ? fromAppError(error, undefined, true) : mapError(error);
+  function mapRequestError(error: unknown, log: Logger = rootLog): GraphQLError {
+    return isAppError(error) ? fromAppError(error, undefined, true) : mapError(error, log);
   }
 
-  return { mapError, mapRequestError };
+  /**
+   * Maps every execution error where the request's context (and so its logger) is known, before
+   * yoga's own masking and before the operation log reads the codes. Registered first.
+   */
+  function useContractErrors(): Plugin<{ log: Logger }> {
+    const mapResult =
+      (log: Logger) =>
+      ({
+        result,
+        setResult,
+      }: {
+        result: ExecutionResult;
+        setResult: (r: ExecutionResult) => void;
+      }) => {
+        if (result.errors) {
+          setResult({ ...result, errors: result.errors.map((error) => mapError(error, log)) });
+        }
+      };
+    return {
+      onExecute({ args }) {
+        return {
+          onExecuteDone: (payload) =>
+            handleStreamOrSingleExecutionResult(payload, mapResult(args.contextValue.log)),
+        };
+      },
+      onSubscribe({ args }) {
+        return {
+          onSubscribeResult: (payload) =>
+            handleStreamOrSingleExecutionResult(payload, mapResult(args.contextValue.log)),
+          onSubscribeError: ({ error, setError }) =>
+            setError(mapError(error, args.contextValue.log)),
+        };
+      },
+    };
+  }
+
+  return { mapError, mapRequestError, useContractErrors };
 }
 
 export type ErrorMapper = ReturnType<typeof createErrorMapper>;
@@ -76,16 +115,28 @@ export function isGraphQLError(error: unknown): error is GraphQLError {
   return error instanceof GraphQLError || (error instanceof Error && error.name === 'GraphQLError');
 }
 
-/** A GraphQLError that carries no contract code is a request error: the caller's to fix. */
+/**
+ * A GraphQLError that carries no contract code is a request error: the caller's to fix. Yoga
+ * and its parsers attach `originalError` (a parser message quoting the body): it never leaves.
+ */
 export function withContractCode(error: GraphQLError): GraphQLError {
   const code = error.extensions?.code;
-  if (typeof code === 'string' && CONTRACT_CODES.has(code)) return error;
+  const leaks = error.extensions !== undefined && 'originalError' in error.extensions;
+  if (typeof code === 'string' && CONTRACT_CODES.has(code) && !leaks) return error;
   return new GraphQLError(error.message, {
     nodes: error.nodes,
     source: error.source,
     positions: error.positions,
     path: error.path,
     originalError: error.originalError,
-    extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
+    extensions: {
+      ...clientExtensions(error.extensions),
+      code: typeof code === 'string' && CONTRACT_CODES.has(code) ? code : 'BAD_USER_INPUT',
+    },
   });
+}
+
+function clientExtensions(extensions: GraphQLErrorExtensions | undefined): GraphQLErrorExtensions {
+  const { originalError: _dropped, ...rest } = extensions ?? {};
+  return rest;
 }

@@ -81,7 +81,8 @@ export function attachWebSocketServer(options: WebSocketOptions) {
         try {
           const document = parse(payload.query);
           const validationErrors = validate(schema, document);
-          if (validationErrors.length > 0) return validationErrors.map(errors.mapError);
+          if (validationErrors.length > 0)
+            return validationErrors.map((error) => errors.mapError(error));
           const root: EnvelopedRoot = { execute, subscribe };
           return {
             schema,

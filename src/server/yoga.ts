@@ -44,6 +44,7 @@ export function createYogaServer(options: YogaOptions) {
     logging: false,
     maskedErrors: { maskError: (error) => errors.mapError(error) },
     plugins: [
+      errors.useContractErrors(),
       ...(options.introspection ? [] : [useNoIntrospection()]),
       useContractCodes(),
       useOperationLog(log.isLevelEnabled('info')),
@@ -54,7 +55,7 @@ export function createYogaServer(options: YogaOptions) {
       try {
         caller = principal ?? authenticator.authenticate(credentialFromHeaders(request.headers));
       } catch (error) {
-        throw errors.mapRequestError(error);
+        throw errors.mapRequestError(error, log.child({ requestId }));
       }
       let requestLog: Logger | undefined;
       return {
