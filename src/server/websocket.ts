@@ -82,7 +82,7 @@ export function attachWebSocketServer(options: WebSocketOptions) {
           const document = parse(payload.query);
           const validationErrors = validate(schema, document);
           if (validationErrors.length > 0)
-            return validationErrors.map((error) => errors.mapError(error));
+            return validationErrors.map((error: GraphQLError) => errors.mapError(error));
           const root: EnvelopedRoot = { execute, subscribe };
           return {
             schema,
