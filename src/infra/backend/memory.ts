@@ -1,4 +1,5 @@
 import type { MessageRecord, SessionRecord, StreamEvent } from '../../model.js';
+import { MemoryLedger } from './memory-ledger.js';
 import type {
   Backend,
   ControlBus,
@@ -257,6 +258,7 @@ export function createMemoryBackend(options: { streamLogTtlSeconds: number }): B
     store: new MemoryStore(),
     streams,
     control: new MemoryControlBus(),
+    ledger: new MemoryLedger(),
     ping: async () => {},
     close: async () => streams.close(),
   };

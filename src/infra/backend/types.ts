@@ -1,4 +1,5 @@
 import type { MessageRecord, SessionRecord, StreamEvent } from '../../model.js';
+import type { Ledger } from './ledger.js';
 
 /**
  * The ports every backend implements. `memory` serves one process; `redis` lets any number of
@@ -85,6 +86,7 @@ export interface Backend {
   readonly store: Store;
   readonly streams: StreamLog;
   readonly control: ControlBus;
+  readonly ledger: Ledger;
   /** Resolves when the backend answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -4,6 +4,7 @@ import type { Breaker } from '../../breakers.js';
 import type { Backend, ControlBus, Unwatch } from '../types.js';
 import { connectRedis, createGuard, startHeartbeat } from './connection.js';
 import { redisKeys } from './keys.js';
+import { RedisLedger } from './ledger.js';
 import { RedisStore } from './store.js';
 import { RedisStreamLog } from './stream-log.js';
 
@@ -49,6 +50,7 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
     store: new RedisStore(commands, keys, guarded),
     streams: new RedisStreamLog(commands, pubsub, keys, options.streamLogTtlSeconds, guarded),
     control,
+    ledger: new RedisLedger(commands, keys, guarded),
     // Not through the breaker: readiness must see Redis itself, and must not count against it.
     ping: async () => {
       await unguarded(() => commands.ping());

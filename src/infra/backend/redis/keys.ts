@@ -22,6 +22,14 @@ export function redisKeys(prefix: string) {
     eventLog: (messageId: string) => `${prefix}message:${messageId}:events`,
     /** PUB/SUB channel: the doorbell for new events of one message. */
     eventChannel: (messageId: string) => `${prefix}events:${messageId}`,
+    /**
+     * HASH with TTL: a principal's ledger (p, pt: point bucket and when it was last counted;
+     * tu, tw: LLM tokens used in the window that started at tw). `principal` is an API key name
+     * or `ip:<address>` for anonymous callers.
+     */
+    ledger: (principal: string) => `${prefix}ledger:${principal}`,
+    /** ZSET with TTL: a principal's answers streaming now, scored by when their lease ends. */
+    ledgerGenerations: (principal: string) => `${prefix}ledger:${principal}:generations`,
     /** PUB/SUB channel: cancel requests, heard by every instance. */
     cancelChannel: `${prefix}control:cancel`,
   };
