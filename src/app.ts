@@ -9,21 +9,30 @@ import { BreakerRegistry } from './infra/breakers.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { buildSchema } from './resolvers/index.js';
 import { Authenticator } from './server/auth.js';
+import { ClientIpResolver } from './server/client-ip.js';
+import { useCostLimits } from './server/cost/cost-limits.js';
+import { CostModel } from './server/cost/cost-model.js';
 import { createErrorMapper } from './server/errors.js';
 import { createHttpServer } from './server/http.js';
 import { attachWebSocketServer } from './server/websocket.js';
 import { createYogaServer } from './server/yoga.js';
 import { AdminService } from './services/admin.js';
-import { ChatService } from './services/chat.js';
-import { DEFAULT_WRITER_OPTIONS } from './services/event-writer.js';
-import { GenerationService } from './services/generation.js';
+import { AnswerLifecycle } from './services/chat/answers.js';
+import { ChatService } from './services/chat/chat-service.js';
+import { AnswerGenerator } from './services/chat/generator.js';
+import { GenerationRecovery } from './services/chat/recovery.js';
 import { HealthService } from './services/health.js';
 import type { Services } from './services/index.js';
+import { PointBuckets } from './services/limits/point-buckets.js';
+import { TokenBudgets } from './services/limits/token-budgets.js';
 import { createLlmChain, type LlmChain } from './services/llm/index.js';
 import { PersonaService } from './services/personas.js';
-import { GenerationRecovery } from './services/recovery.js';
-import { DEFAULT_READER_OPTIONS } from './services/stream-reader.js';
-import { StreamService } from './services/streams.js';
+import { DEFAULT_WRITER_OPTIONS } from './services/streams/event-writer.js';
+import { DEFAULT_READER_OPTIONS } from './services/streams/stream-reader.js';
+import { StreamService } from './services/streams/stream-service.js';
+
+/** Lists without a slicing argument count as 10 items; slices are counted up to their maxima. */
+const COST_MODEL = { defaultListSize: 10, maxSlice: { first: 100, last: 100, k: 50 } };
 
 const PERSONAS_DIR = fileURLToPath(new URL('../personas', import.meta.url));
 
@@ -47,72 +56,16 @@ export interface App {
 export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   const log = overrides.log ?? createLogger(config.logLevel);
   const breakers = new BreakerRegistry(config.breakers, log.child({ component: 'breakers' }));
-  const backend =
-    overrides.backend ??
-    (config.redisUrl
-      ? await createRedisBackend({
-          url: config.redisUrl,
-          keyPrefix: config.redisKeyPrefix,
-          streamLogTtlSeconds: config.streamLogTtlSeconds,
-          breaker: breakers.create('redis', {
-            kind: 'redis',
-            timeout: true,
-            isOutage: isRedisOutage,
-          }),
-        })
-      : createMemoryBackend({ streamLogTtlSeconds: config.streamLogTtlSeconds }));
-  const personas = new PersonaService(PERSONAS_DIR);
+  const backend = overrides.backend ?? (await createBackend(config, breakers));
   const llm =
     overrides.llm ?? createLlmChain(config.llm, breakers, log.child({ component: 'llm' }));
-  const generation = new GenerationService(
-    backend.store,
-    backend.streams,
-    backend.control,
+  const { services, answers, recovery } = await createServices({
+    config,
+    backend,
     llm,
-    personas,
-    {
-      historyMessages: config.llm.historyMessages,
-      leaseMs: config.generation.leaseMs,
-      shutdownGraceMs: config.shutdownGraceMs,
-      writer: {
-        ...DEFAULT_WRITER_OPTIONS,
-        maxBufferedBytes: config.storageOutage.bufferBytes,
-        maxOutageMs: config.storageOutage.maxMs,
-      },
-    },
-    log.child({ component: 'generation' }),
-  );
-  await generation.start();
-  const recovery = new GenerationRecovery(
-    backend.store,
-    backend.streams,
-    (messageId) => generation.isRunningHere(messageId),
-    config.generation.sweepIntervalMs,
-    log.child({ component: 'recovery' }),
-  );
-  recovery.start();
-  const streams = new StreamService(backend.store, backend.streams, {
-    ...DEFAULT_READER_OPTIONS,
-    maxOutageMs: config.storageOutage.maxMs,
+    breakers,
+    log,
   });
-  const chat = new ChatService(
-    backend.store,
-    backend.streams,
-    personas,
-    generation,
-    streams,
-    {
-      maxMessageChars: config.maxMessageChars,
-      maxTitleChars: 200,
-      leaseMs: config.generation.leaseMs,
-      cancelWaitMs: 10_000,
-    },
-    log.child({ component: 'chat' }),
-  );
-  const health = new HealthService(config.version, backend, llm, breakers);
-  const admin = new AdminService(breakers);
-  const services: Services = { chat, streams, personas, health, admin };
-
   const authenticator = new Authenticator(config.apiKeys);
   const errors = createErrorMapper(log);
   const yoga = createYogaServer({
@@ -122,10 +75,20 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     authenticator,
     errors,
     introspection: config.introspection,
+    clientIps: new ClientIpResolver(config.limits.trustedProxies),
+    costLimits: useCostLimits({
+      model: new CostModel(COST_MODEL),
+      points: services.points,
+      errors,
+    }),
     log,
   });
   let draining = false;
-  const httpServer = createHttpServer({ yoga, health, isDraining: () => draining });
+  const httpServer = createHttpServer({
+    yoga,
+    health: services.health,
+    isDraining: () => draining,
+  });
   const webSockets = attachWebSocketServer({
     httpServer,
     yoga,
@@ -158,10 +121,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       if (draining) return;
       draining = true;
       log.info('draining');
-      chat.stopAccepting();
+      services.chat.stopAccepting();
       await recovery.stop();
-      await generation.shutdown();
-      await streams.close(config.shutdownGraceMs);
+      await answers.shutdown();
+      await services.streams.close(config.shutdownGraceMs);
       await webSockets.close(config.shutdownGraceMs);
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => httpServer.closeAllConnections(), config.shutdownGraceMs);
@@ -176,4 +139,91 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       log.info('closed');
     },
   };
+}
+
+function createBackend(config: Config, breakers: BreakerRegistry): Promise<Backend> | Backend {
+  if (!config.redisUrl) {
+    return createMemoryBackend({ streamLogTtlSeconds: config.streamLogTtlSeconds });
+  }
+  return createRedisBackend({
+    url: config.redisUrl,
+    keyPrefix: config.redisKeyPrefix,
+    streamLogTtlSeconds: config.streamLogTtlSeconds,
+    breaker: breakers.create('redis', { kind: 'redis', timeout: true, isOutage: isRedisOutage }),
+  });
+}
+
+interface ServiceParts {
+  config: Config;
+  backend: Backend;
+  llm: LlmChain;
+  breakers: BreakerRegistry;
+  log: Logger;
+}
+
+/** The domain, wired: what resolvers call, and the answer lifecycle the server drains. */
+async function createServices({ config, backend, llm, breakers, log }: ServiceParts) {
+  const { store, streams: eventLogs, control, ledger } = backend;
+  const personas = new PersonaService(PERSONAS_DIR);
+  const tokenBudgets = new TokenBudgets({ ledger, budget: config.limits.tokenBudget });
+  const points = new PointBuckets({
+    ledger,
+    policy: { limit: config.rateLimit.points, restoreRate: config.rateLimit.restoreRate },
+    maxOperationCost: config.rateLimit.maxOperationCost,
+  });
+  const answers = new AnswerLifecycle({
+    store,
+    streams: eventLogs,
+    control,
+    ledger,
+    generator: new AnswerGenerator({
+      store,
+      llm,
+      personas,
+      historyMessages: config.llm.historyMessages,
+    }),
+    tokenBudgets,
+    leaseMs: config.generation.leaseMs,
+    shutdownGraceMs: config.shutdownGraceMs,
+    maxConcurrentGenerations: config.limits.maxConcurrentGenerations,
+    maxCompletionTokens: config.limits.maxCompletionTokens,
+    writer: {
+      ...DEFAULT_WRITER_OPTIONS,
+      maxBufferedBytes: config.storageOutage.bufferBytes,
+      maxOutageMs: config.storageOutage.maxMs,
+    },
+    log: log.child({ component: 'answers' }),
+  });
+  await answers.start();
+  const recovery = new GenerationRecovery({
+    store,
+    answers,
+    sweepIntervalMs: config.generation.sweepIntervalMs,
+    log: log.child({ component: 'recovery' }),
+  });
+  recovery.start();
+  const streams = new StreamService({
+    store,
+    streams: eventLogs,
+    readerOptions: { ...DEFAULT_READER_OPTIONS, maxOutageMs: config.storageOutage.maxMs },
+  });
+  const chat = new ChatService({
+    store,
+    streams: eventLogs,
+    personas,
+    answers,
+    streamService: streams,
+    options: { maxMessageChars: config.maxMessageChars, maxTitleChars: 200, cancelWaitMs: 10_000 },
+    log: log.child({ component: 'chat' }),
+  });
+  const services: Services = {
+    chat,
+    streams,
+    personas,
+    health: new HealthService({ version: config.version, backend, llm, breakers }),
+    admin: new AdminService(breakers),
+    points,
+    tokenBudgets,
+  };
+  return { services, answers, recovery };
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** The only reader of `process.env`: everything below receives a typed Config. */
@@ -57,6 +58,61 @@ const apiKeyList = commaList.transform((entries, ctx): ApiKey[] => {
     keys.push({ name, key, scopes: scopes as Scope[] });
   }
   return keys;
+});
+
+/** `name:number,name:number`: per-key values, such as token budgets. */
+const namedNumbers = commaList.transform((entries, ctx): Record<string, number> => {
+  const values: Record<string, number> = {};
+  for (const entry of entries) {
+    const [name, value, ...rest] = entry.split(':');
+    const parsed = Number(value);
+    if (!name || rest.length > 0 || !Number.isInteger(parsed) || parsed < 0) {
+      ctx.addIssue({ code: 'custom', message: 'each entry must be name:whole-number' });
+      return z.NEVER;
+    }
+    values[name] = parsed;
+  }
+  return values;
+});
+
+const cidrList = commaList.transform((entries, ctx): string[] => {
+  for (const entry of entries) {
+    const [address, bits, ...rest] = entry.split('/');
+    const version = address ? isIP(address) : 0;
+    const prefix = bits === undefined ? (version === 6 ? 128 : 32) : Number(bits);
+    const maxPrefix = version === 6 ? 128 : 32;
+    if (
+      version === 0 ||
+      rest.length > 0 ||
+      !Number.isInteger(prefix) ||
+      prefix < 0 ||
+      prefix > maxPrefix
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${entry.slice(0, 60)}" is not an IP address or CIDR`,
+      });
+      return z.NEVER;
+    }
+  }
+  return entries;
+});
+
+const originList = commaList.transform((entries, ctx): string[] => {
+  for (const entry of entries) {
+    if (entry === '*') continue;
+    try {
+      const url = new URL(entry);
+      if (url.origin !== entry.replace(/\/$/, '')) throw new Error('not an origin');
+    } catch {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${entry.slice(0, 60)}" is not an origin (scheme://host[:port])`,
+      });
+      return z.NEVER;
+    }
+  }
+  return entries.map((entry) => entry.replace(/\/$/, ''));
 });
 
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/i;
@@ -185,6 +241,33 @@ const envSchema = z.object({
   RATE_LIMIT_POINTS: integer(1, 10_000_000).default(1000),
   RATE_LIMIT_RESTORE_RATE: z.coerce.number().positive().default(50),
   MAX_OPERATION_COST: integer(1, 10_000_000).default(1000),
+  LLM_TOKEN_BUDGET: integer(1, 1_000_000_000_000).optional(),
+  LLM_TOKEN_BUDGET_WINDOW_SECONDS: integer(1, 366 * 24 * 3600).default(86_400),
+  LLM_TOKEN_BUDGETS: namedNumbers.optional(),
+  LLM_MAX_COMPLETION_TOKENS: integer(1, 1_000_000).default(2_048),
+  MAX_CONCURRENT_GENERATIONS: integer(1, 10_000).default(3),
+  MAX_SUBSCRIPTIONS_PER_PRINCIPAL: integer(1, 100_000).default(200),
+  TRUSTED_PROXIES: cidrList.optional(),
+  CORS_ORIGINS: originList.optional(),
+  MAX_QUERY_DEPTH: integer(1, 100).default(12),
+  MAX_ALIASES: integer(1, 1_000).default(30),
+  MAX_QUERY_TOKENS: integer(10, 100_000).default(2_000),
+  MAX_DIRECTIVES: integer(1, 1_000).default(50),
+  MAX_VARIABLE_DEPTH: integer(1, 1_000).default(16),
+  GRAPHQL_BATCH_LIMIT: integer(0, 10).default(0),
+  MAX_BODY_BYTES: integer(1_024, 100 * 1024 * 1024).default(1024 * 1024),
+  WS_MAX_PAYLOAD_BYTES: integer(1_024, 100 * 1024 * 1024).default(1024 * 1024),
+  WS_MAX_CONNECTIONS: integer(1, 1_000_000).default(1_000),
+  WS_MAX_CONNECTIONS_PER_PRINCIPAL: integer(1, 100_000).default(5),
+  WS_INIT_TIMEOUT_MS: integer(100, 600_000).default(10_000),
+  WS_PING_INTERVAL_MS: integer(100, 600_000).default(30_000),
+  WS_PONG_TIMEOUT_MS: integer(100, 600_000).default(10_000),
+  WS_IDLE_TIMEOUT_SECONDS: integer(1, 7 * 24 * 3600).default(3_600),
+  WS_MAX_MESSAGES_PER_SECOND: integer(1, 100_000).default(50),
+  WS_MAX_BUFFERED_BYTES: integer(1_024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
+  HTTP_HEADERS_TIMEOUT_MS: integer(100, 600_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: integer(100, 600_000).default(30_000),
+  INPUT_GUARD: z.enum(['off', 'flag', 'block']).default('flag'),
 });
 
 /** One OpenAI-compatible endpoint and the models to try on it, in order. */
@@ -251,6 +334,46 @@ export interface Config {
   maxSubscriptionsPerSocket: number;
   shutdownGraceMs: number;
   rateLimit: { points: number; restoreRate: number; maxOperationCost: number };
+  limits: LimitsConfig;
+}
+
+/** What protects the server from its callers (the README's "Limits" section). */
+export interface LimitsConfig {
+  tokenBudget: {
+    /** Tokens per principal per window; undefined is unlimited. */
+    default: number | undefined;
+    /** Per API key name, over the default. */
+    perKey: Readonly<Record<string, number>>;
+    windowMs: number;
+  };
+  maxCompletionTokens: number;
+  maxConcurrentGenerations: number;
+  maxSubscriptionsPerPrincipal: number;
+  trustedProxies: string[];
+  /** Undefined: same origin only in production, any origin (no credentials) in development. */
+  corsOrigins: string[] | undefined;
+  operation: {
+    maxDepth: number;
+    maxAliases: number;
+    maxTokens: number;
+    maxDirectives: number;
+    maxVariableDepth: number;
+    /** 0: batching off (a JSON array body is refused). */
+    batchLimit: number;
+  };
+  http: { maxBodyBytes: number; headersTimeoutMs: number; requestTimeoutMs: number };
+  webSocket: {
+    maxPayloadBytes: number;
+    maxConnections: number;
+    maxConnectionsPerPrincipal: number;
+    initTimeoutMs: number;
+    pingIntervalMs: number;
+    pongTimeoutMs: number;
+    idleTimeoutMs: number;
+    maxMessagesPerSecond: number;
+    maxBufferedBytes: number;
+  };
+  inputGuard: 'off' | 'flag' | 'block';
 }
 
 export class ConfigError extends Error {
@@ -375,6 +498,43 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       points: vars.RATE_LIMIT_POINTS,
       restoreRate: vars.RATE_LIMIT_RESTORE_RATE,
       maxOperationCost: vars.MAX_OPERATION_COST,
+    },
+    limits: {
+      tokenBudget: {
+        default: vars.LLM_TOKEN_BUDGET,
+        perKey: vars.LLM_TOKEN_BUDGETS ?? {},
+        windowMs: vars.LLM_TOKEN_BUDGET_WINDOW_SECONDS * 1000,
+      },
+      maxCompletionTokens: vars.LLM_MAX_COMPLETION_TOKENS,
+      maxConcurrentGenerations: vars.MAX_CONCURRENT_GENERATIONS,
+      maxSubscriptionsPerPrincipal: vars.MAX_SUBSCRIPTIONS_PER_PRINCIPAL,
+      trustedProxies: vars.TRUSTED_PROXIES ?? [],
+      corsOrigins: vars.CORS_ORIGINS,
+      operation: {
+        maxDepth: vars.MAX_QUERY_DEPTH,
+        maxAliases: vars.MAX_ALIASES,
+        maxTokens: vars.MAX_QUERY_TOKENS,
+        maxDirectives: vars.MAX_DIRECTIVES,
+        maxVariableDepth: vars.MAX_VARIABLE_DEPTH,
+        batchLimit: vars.GRAPHQL_BATCH_LIMIT,
+      },
+      http: {
+        maxBodyBytes: vars.MAX_BODY_BYTES,
+        headersTimeoutMs: vars.HTTP_HEADERS_TIMEOUT_MS,
+        requestTimeoutMs: vars.HTTP_REQUEST_TIMEOUT_MS,
+      },
+      webSocket: {
+        maxPayloadBytes: vars.WS_MAX_PAYLOAD_BYTES,
+        maxConnections: vars.WS_MAX_CONNECTIONS,
+        maxConnectionsPerPrincipal: vars.WS_MAX_CONNECTIONS_PER_PRINCIPAL,
+        initTimeoutMs: vars.WS_INIT_TIMEOUT_MS,
+        pingIntervalMs: vars.WS_PING_INTERVAL_MS,
+        pongTimeoutMs: vars.WS_PONG_TIMEOUT_MS,
+        idleTimeoutMs: vars.WS_IDLE_TIMEOUT_SECONDS * 1000,
+        maxMessagesPerSecond: vars.WS_MAX_MESSAGES_PER_SECOND,
+        maxBufferedBytes: vars.WS_MAX_BUFFERED_BYTES,
+      },
+      inputGuard: vars.INPUT_GUARD,
     },
   };
 }

@@ -50,6 +50,35 @@ export class Unavailable extends AppError {
   readonly code = 'UPSTREAM_UNAVAILABLE';
 }
 
+/** Why a RATE_LIMITED refusal happened when it is not the point bucket. */
+export type RateLimitReason =
+  | 'TOKEN_BUDGET'
+  | 'CONCURRENT_GENERATIONS'
+  | 'CONCURRENT_SUBSCRIPTIONS'
+  | 'CONTACT_LIMIT';
+
+export class RateLimited extends AppError {
+  readonly code = 'RATE_LIMITED';
+  /** Whole seconds until a retry can succeed (at least 1). */
+  readonly retryAfter: number;
+
+  constructor(message: string, options: { retryAfterMs: number; reason?: RateLimitReason }) {
+    const retryAfter = Math.max(1, Math.ceil(options.retryAfterMs / 1000));
+    super(message, { retryAfter, ...(options.reason ? { reason: options.reason } : {}) });
+    this.retryAfter = retryAfter;
+  }
+}
+
+export class CostLimitExceeded extends AppError {
+  readonly code = 'COST_LIMIT_EXCEEDED';
+
+  constructor(requested: number, maximum: number) {
+    super(`This operation costs ${requested} points; at most ${maximum} are allowed.`, {
+      cost: { requested, maximum },
+    });
+  }
+}
+
 const MAX_ECHO_CHARS = 64;
 
 /** What a caller sent, cut short: an error message never repeats a whole input. */

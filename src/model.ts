@@ -84,6 +84,74 @@ export type StreamEvent = DeltaEvent | EndEvent;
 
 export type SessionPageKey = number;
 
+export interface SentMessages {
+  userMessage: MessageRecord;
+  assistantMessage: MessageRecord;
+}
+
+export interface Persona {
+  id: string;
+  name: string;
+  description: string;
+  systemPrompt: string;
+}
+
+export type HealthStatus = 'OK' | 'DEGRADED' | 'DOWN';
+
+export interface HealthCheck {
+  name: string;
+  status: HealthStatus;
+  latencyMs: number | null;
+  detail: string | null;
+}
+
+export interface HealthReport {
+  status: HealthStatus;
+  version: string;
+  uptimeSeconds: number;
+  checks: HealthCheck[];
+}
+
+export type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
+
+export interface BreakerSnapshot {
+  name: string;
+  state: BreakerState;
+  /** Counts over the rolling window. */
+  fires: number;
+  successes: number;
+  failures: number;
+  rejects: number;
+  timeouts: number;
+  latencyMeanMs: number;
+}
+
+/** A principal's LLM token budget in its current window. */
+export interface TokenBudgetView {
+  limit: number;
+  used: number;
+  remaining: number;
+  resetAt: Date;
+}
+
+/** The caller's point bucket as this operation left it, and what the operation cost. */
+export interface RateLimitView {
+  limit: number;
+  remaining: number;
+  restoreRate: number;
+  resetAt: Date;
+  cost: number;
+}
+
+/** Who asks, and their token budget, read only when selected. */
+export interface ViewerRecord {
+  principal: Principal;
+  tokenBudget: () => Promise<TokenBudgetView | null>;
+}
+
+/** Stream cursors are the event's seq in decimal; clients treat them as opaque strings. */
+export const cursorOf = (seq: number) => String(seq);
+
 /**
  * The shapes of the ids this server makes. Every id from outside is checked against them before
  * it reaches a backend key: anything else is simply not found.

@@ -1,20 +1,9 @@
 import CircuitBreaker from 'opossum';
 import type { BreakerConfig, BreakerKind } from '../config.js';
+import type { BreakerSnapshot, BreakerState } from '../model.js';
 import type { Logger } from './logger.js';
 
-export type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
-
-export interface BreakerSnapshot {
-  name: string;
-  state: BreakerState;
-  /** Counts over the rolling window. */
-  fires: number;
-  successes: number;
-  failures: number;
-  rejects: number;
-  timeouts: number;
-  latencyMeanMs: number;
-}
+export type { BreakerSnapshot, BreakerState };
 
 /** Thrown instead of calling the upstream while a breaker is open. */
 export class BreakerOpenError extends Error {

@@ -1,5 +1,6 @@
 import type { GraphQLSchema } from 'graphql';
 import { builder } from '../schema/builder.js';
+import { costDirective, listSizeDirective } from '../schema/cost-directives.js';
 import '../schema/message.js';
 import '../schema/session.js';
 import './admin.js';
@@ -15,6 +16,6 @@ let schema: GraphQLSchema | undefined;
 
 /** The executable schema; built once, since the builder holds types, not state. */
 export function buildSchema(): GraphQLSchema {
-  schema ??= builder.toSchema({ sortSchema: true });
+  schema ??= builder.toSchema({ sortSchema: true, directives: [costDirective, listSizeDirective] });
   return schema;
 }

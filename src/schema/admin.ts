@@ -1,4 +1,4 @@
-import type { BreakerSnapshot } from '../infra/breakers.js';
+import type { BreakerSnapshot } from '../model.js';
 import { builder } from './builder.js';
 
 export const BreakerStateEnum = builder.enumType('BreakerState', {

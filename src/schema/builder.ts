@@ -1,27 +1,32 @@
 import SchemaBuilder from '@pothos/core';
+import DirectivesPlugin from '@pothos/plugin-directives';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLScalarType } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import type { Context } from '../context.js';
 import { Forbidden, NotFound } from '../errors.js';
-import type { Logger } from '../infra/logger.js';
-import type { Principal } from '../model.js';
-import type { Services } from '../services/index.js';
-import type { Loaders } from '../services/loaders.js';
 
-/** Per operation: who asks, per-request loaders, the services, and a logger carrying the request id. */
-export interface Context {
-  principal: Principal;
-  loaders: Loaders;
-  services: Services;
-  log: Logger;
-  requestId: string;
-}
+export type { Context };
 
 const ID_PREFIXES: Record<string, string> = { ses: 'Session', msg: 'Message', doc: 'Document' };
 
 export const builder = new SchemaBuilder<{
   Context: Context;
+  Directives: {
+    /** IBM GraphQL Cost Directive (as Apollo reads it): this field's own weight. */
+    cost: { locations: 'FIELD_DEFINITION'; args: { weight: number } };
+    /** How many items a list holds: its slicing arguments, or an assumed size. */
+    listSize: {
+      locations: 'FIELD_DEFINITION';
+      args: {
+        assumedSize?: number;
+        slicingArguments?: string[];
+        sizedFields?: string[];
+        requireOneSlicingArgument?: boolean;
+      };
+    };
+  };
   AuthScopes: { chat: boolean; rag: boolean; admin: boolean };
   DefaultFieldNullability: false;
   Scalars: {
@@ -30,7 +35,9 @@ export const builder = new SchemaBuilder<{
     JSON: { Input: unknown; Output: unknown };
   };
 }>({
-  plugins: [ScopeAuthPlugin, RelayPlugin],
+  plugins: [ScopeAuthPlugin, RelayPlugin, DirectivesPlugin],
+  // Keyed by name: the form @graphql-tools prints into schema.graphql.
+  directives: { useGraphQLToolsUnorderedDirectives: true },
   defaultFieldNullability: false,
   scopeAuth: {
     authorizeOnSubscribe: true,

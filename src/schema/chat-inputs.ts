@@ -1,4 +1,4 @@
-import type { SentMessages } from '../services/chat.js';
+import type { SentMessages } from '../model.js';
 import { builder } from './builder.js';
 import { MessageRef } from './refs.js';
 

@@ -1,4 +1,4 @@
-import type { HealthCheck, HealthReport } from '../services/health.js';
+import type { HealthCheck, HealthReport } from '../model.js';
 import { builder } from './builder.js';
 
 export const HealthStatusEnum = builder.enumType('HealthStatus', {

@@ -1,5 +1,6 @@
 import type { MessageError, MessageRecord, TokenUsage } from '../model.js';
 import { builder } from './builder.js';
+import { loadOwned } from './loading.js';
 import { RetrievedChunkRef } from './rag.js';
 import { MessageRef, SessionRef } from './refs.js';
 
@@ -31,12 +32,12 @@ const isLive = (message: MessageRecord) =>
 
 builder.node(MessageRef, {
   id: { resolve: (message) => message.id },
-  loadOne: (id, context) => context.services.chat.ownedMessage(context.loaders, id),
+  loadOne: (id, { loaders }) => loadOwned(loaders.message, 'Message', id),
   fields: (t) => ({
     session: t.field({
       type: SessionRef,
-      resolve: (message, _args, context) =>
-        context.services.chat.ownedSession(context.loaders, message.sessionId),
+      resolve: (message, _args, { loaders }) =>
+        loadOwned(loaders.session, 'Session', message.sessionId),
     }),
     role: t.expose('role', { type: RoleEnum }),
     content: t.string({

@@ -1,4 +1,4 @@
-import type { Persona } from '../services/personas.js';
+import type { Persona } from '../model.js';
 import { builder } from './builder.js';
 
 export const PersonaRef = builder.objectRef<Persona>('Persona').implement({

@@ -1,6 +1,8 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import type { MessageRecord } from '../model.js';
 import { builder } from './builder.js';
+import { pagedConnection } from './cost-directives.js';
+import { loadOwned } from './loading.js';
 import { assertPageSize, asUserInput } from './pagination.js';
 import { PersonaRef } from './persona.js';
 import { MessageRef, SessionRef } from './refs.js';
@@ -10,7 +12,7 @@ export const DEFAULT_MESSAGE_PAGE = 50;
 builder.node(SessionRef, {
   description: 'A conversation with one persona; owned by the principal that created it.',
   id: { resolve: (session) => session.id },
-  loadOne: (id, context) => context.services.chat.ownedSession(context.loaders, id),
+  loadOne: (id, { loaders }) => loadOwned(loaders.session, 'Session', id),
   fields: (t) => ({
     title: t.exposeString('title', { nullable: true }),
     persona: t.field({
@@ -24,6 +26,7 @@ builder.node(SessionRef, {
     messages: t.connection(
       {
         type: MessageRef,
+        directives: pagedConnection(DEFAULT_MESSAGE_PAGE),
         description: `Oldest first; ${DEFAULT_MESSAGE_PAGE} per page unless first/last say otherwise (at most 100).`,
         resolve: (session, args, { loaders }) =>
           asUserInput(async () => {

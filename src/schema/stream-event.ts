@@ -1,6 +1,6 @@
-import type { DeltaEvent, EndEvent, StreamEvent } from '../model.js';
-import { cursorOf } from '../services/streams.js';
+import { cursorOf, type DeltaEvent, type EndEvent, type StreamEvent } from '../model.js';
 import { builder } from './builder.js';
+import { loadOwned } from './loading.js';
 import { MessageRef } from './refs.js';
 
 const MessageDeltaRef = builder.objectRef<DeltaEvent>('MessageDelta').implement({
@@ -29,10 +29,10 @@ const MessageEndRef = builder.objectRef<EndEvent>('MessageEnd').implement({
     message: t.field({
       type: MessageRef,
       // A subscription keeps one context for all its events: read the final state fresh.
-      resolve: (event, _args, context) => {
+      resolve: (event, _args, { loaders }) => {
         if (event.snapshot) return event.snapshot;
-        context.loaders.message.clear(event.messageId);
-        return context.services.chat.ownedMessage(context.loaders, event.messageId);
+        loaders.message.clear(event.messageId);
+        return loadOwned(loaders.message, 'Message', event.messageId);
       },
     }),
   }),

@@ -2,16 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { handleStreamOrSingleExecutionResult } from '@envelop/core';
 import { type ExecutionResult, GraphQLError, type GraphQLErrorExtensions } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { type AppError, ERROR_CODES, isAppError } from '../errors.js';
+import { type AppError, ERROR_CODES, isAppError, RateLimited } from '../errors.js';
 import type { Logger } from '../infra/logger.js';
 
 const CONTRACT_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
 
 const HTTP_STATUS_BY_CODE: Partial<Record<string, number>> = {
+  BAD_USER_INPUT: 400,
+  COST_LIMIT_EXCEEDED: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
+  RATE_LIMITED: 429,
   UPSTREAM_UNAVAILABLE: 503,
 };
+
+/** Refusals that decide the HTTP status wherever they are raised, resolvers included. */
+const ALWAYS_WITH_STATUS: ReadonlySet<string> = new Set(['RATE_LIMITED', 'COST_LIMIT_EXCEEDED']);
 
 function fromAppError(
   error: AppError,
@@ -19,16 +25,21 @@ function fromAppError(
   withHttpStatus = false,
 ): GraphQLError {
   const status = HTTP_STATUS_BY_CODE[error.code];
+  const http =
+    status && (withHttpStatus || ALWAYS_WITH_STATUS.has(error.code))
+      ? {
+          status,
+          ...(error instanceof RateLimited
+            ? { headers: { 'Retry-After': String(error.retryAfter) } }
+            : {}),
+        }
+      : undefined;
   return new GraphQLError(error.message, {
     nodes: source?.nodes,
     source: source?.source,
     positions: source?.positions,
     path: source?.path,
-    extensions: {
-      ...error.details,
-      code: error.code,
-      ...(withHttpStatus && status ? { http: { status } } : {}),
-    },
+    extensions: { ...error.details, code: error.code, ...(http ? { http } : {}) },
   });
 }
 

@@ -1,6 +1,6 @@
 import { type DocumentNode, getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Context } from '../schema/builder.js';
+import type { Context } from '../context.js';
 
 function describeOperation(document: DocumentNode, operationName: string | null | undefined) {
   const operation = getOperationAST(document, operationName);

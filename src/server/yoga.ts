@@ -1,13 +1,13 @@
-import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { type ExecutionResult, type GraphQLSchema, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
+import { type Context, createContext, requestIdFrom } from '../context.js';
 import type { Backend } from '../infra/backend/types.js';
 import type { Logger } from '../infra/logger.js';
 import type { Principal } from '../model.js';
-import type { Context } from '../schema/builder.js';
 import type { Services } from '../services/index.js';
-import { createLoaders } from '../services/loaders.js';
 import { type Authenticator, credentialFromHeaders } from './auth.js';
+import type { ClientIpResolver } from './client-ip.js';
 import { type ErrorMapper, isGraphQLError, withContractCode } from './errors.js';
 import { renderSelfHostedGraphiQL } from './graphiql.js';
 import { useOperationLog } from './operation-log.js';
@@ -19,18 +19,18 @@ export interface YogaOptions {
   authenticator: Authenticator;
   errors: ErrorMapper;
   introspection: boolean;
+  clientIps: ClientIpResolver;
+  costLimits: Plugin<Context>;
   log: Logger;
 }
 
-/** What reaches the context factory besides yoga's own: the graphql-ws path sets `principal`. */
+/**
+ * What reaches the context factory besides yoga's own: node's request (HTTP, and the upgrade
+ * request on the graphql-ws path, which also sets `principal`).
+ */
 export interface ServerContext {
+  req?: IncomingMessage;
   principal?: Principal;
-}
-
-/** A request id from the caller is kept only when it is short and plain; otherwise a new one. */
-function requestIdFrom(request: Request | undefined): string {
-  const given = request?.headers.get('x-request-id');
-  return given && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
 }
 
 export function createYogaServer(options: YogaOptions) {
@@ -46,29 +46,29 @@ export function createYogaServer(options: YogaOptions) {
     plugins: [
       errors.useContractErrors(),
       ...(options.introspection ? [] : [useNoIntrospection()]),
+      options.costLimits,
       useContractCodes(),
       useOperationLog(log.isLevelEnabled('info')),
     ],
-    context: ({ request, principal }): Context => {
-      const requestId = requestIdFrom(request);
+    context: ({ request, req, principal }): Context => {
+      const requestId = requestIdFrom(request?.headers.get('x-request-id'));
       let caller: Principal;
       try {
         caller = principal ?? authenticator.authenticate(credentialFromHeaders(request.headers));
       } catch (error) {
         throw errors.mapRequestError(error, log.child({ requestId }));
       }
-      let requestLog: Logger | undefined;
-      return {
+      return createContext({
         principal: caller,
-        loaders: createLoaders(backend.store, backend.streams, caller),
-        services,
-        // Made on first use: most operations log nothing below info.
-        get log() {
-          requestLog ??= log.child({ requestId, principal: caller.id });
-          return requestLog;
-        },
+        clientIp: options.clientIps.resolve(
+          req?.socket.remoteAddress,
+          req?.headers['x-forwarded-for'],
+        ),
         requestId,
-      };
+        services,
+        backend,
+        log,
+      });
     },
   });
 }

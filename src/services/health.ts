@@ -1,22 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import type { BreakerRegistry, BreakerSnapshot } from '../infra/breakers.js';
+import type { BreakerRegistry } from '../infra/breakers.js';
+import type { BreakerSnapshot, HealthCheck, HealthReport, HealthStatus } from '../model.js';
 import type { LlmChain } from './llm/index.js';
-
-export type HealthStatus = 'OK' | 'DEGRADED' | 'DOWN';
-
-export interface HealthCheck {
-  name: string;
-  status: HealthStatus;
-  latencyMs: number | null;
-  detail: string | null;
-}
-
-export interface HealthReport {
-  status: HealthStatus;
-  version: string;
-  uptimeSeconds: number;
-  checks: HealthCheck[];
-}
 
 const SEVERITY: Record<HealthStatus, number> = { OK: 0, DEGRADED: 1, DOWN: 2 };
 
@@ -24,12 +9,22 @@ const SEVERITY: Record<HealthStatus, number> = { OK: 0, DEGRADED: 1, DOWN: 2 };
 export class HealthService {
   private readonly startedAt = performance.now();
 
-  constructor(
-    private readonly version: string,
-    private readonly backend: { kind: string; ping(): Promise<void> },
-    private readonly llm: LlmChain,
-    private readonly breakers: BreakerRegistry,
-  ) {}
+  private readonly version: string;
+  private readonly backend: { kind: string; ping(): Promise<void> };
+  private readonly llm: LlmChain;
+  private readonly breakers: BreakerRegistry;
+
+  constructor(parts: {
+    version: string;
+    backend: { kind: string; ping(): Promise<void> };
+    llm: LlmChain;
+    breakers: BreakerRegistry;
+  }) {
+    this.version = parts.version;
+    this.backend = parts.backend;
+    this.llm = parts.llm;
+    this.breakers = parts.breakers;
+  }
 
   async backendReady(): Promise<boolean> {
     return (await this.checkBackend()).status === 'OK';

@@ -1,8 +1,10 @@
 import type { AdminService } from './admin.js';
-import type { ChatService } from './chat.js';
+import type { ChatService } from './chat/chat-service.js';
 import type { HealthService } from './health.js';
+import type { PointBuckets } from './limits/point-buckets.js';
+import type { TokenBudgets } from './limits/token-budgets.js';
 import type { PersonaService } from './personas.js';
-import type { StreamService } from './streams.js';
+import type { StreamService } from './streams/stream-service.js';
 
 /** Everything a resolver may call, built once by the composition root. */
 export interface Services {
@@ -11,4 +13,6 @@ export interface Services {
   personas: PersonaService;
   health: HealthService;
   admin: AdminService;
+  points: PointBuckets;
+  tokenBudgets: TokenBudgets;
 }

@@ -2,13 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import matter from 'gray-matter';
 import { BadInput, echo } from '../errors.js';
+import type { Persona } from '../model.js';
 
-export interface Persona {
-  id: string;
-  name: string;
-  description: string;
-  systemPrompt: string;
-}
+export type { Persona };
 
 export const DEFAULT_PERSONA = 'default';
 

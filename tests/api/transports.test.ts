@@ -39,7 +39,10 @@ describe('transports on one port', () => {
       headers: { accept: 'application/graphql-response+json' },
     });
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toEqual({ data: { viewer: { principal: 'anonymous' } } });
+    expect(await ok.json()).toEqual({
+      data: { viewer: { principal: 'anonymous' } },
+      extensions: { cost: expect.objectContaining({ requested: 1, actual: 1 }) },
+    });
     const mutation = encodeURIComponent('mutation { createSession(input: {}) { id } }');
     const refused = await fetch(`${server.httpUrl}?query=${mutation}`, {
       headers: { accept: 'application/graphql-response+json' },
@@ -74,7 +77,10 @@ describe('transports on one port', () => {
     const { assistantMessageId } = await startConversation(server);
     const stream = await collectWs(client, assistantMessageId);
     await client.dispose();
-    expect(result).toEqual({ data: { createSession: { title: 'over ws' } } });
+    expect(result).toEqual({
+      data: { createSession: { title: 'over ws' } },
+      extensions: { cost: expect.objectContaining({ requested: 11, actual: 11 }) },
+    });
     expect(stream.end?.message?.status).toBe('COMPLETED');
   });
 

@@ -34,6 +34,12 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
+    // Tests run many operations and answers at once for one principal; the protection tests
+    // set their own limits.
+    MAX_CONCURRENT_GENERATIONS: '1000',
+    RATE_LIMIT_POINTS: '10000000',
+    RATE_LIMIT_RESTORE_RATE: '1000000',
+    MAX_OPERATION_COST: '10000000',
     LOCAL_LLM_TOKEN_DELAY_MS: '1',
     SHUTDOWN_GRACE_MS: '3000',
     ...(backend === 'redis' ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix } : {}),

@@ -1,13 +1,13 @@
 import DataLoader from 'dataloader';
-import type { MessagePageRequest, Store, StreamLog } from '../infra/backend/types.js';
+import type { MessagePageRequest, Store, StreamLog } from './infra/backend/types.js';
 import {
   isMessageId,
   isSessionId,
   type MessageRecord,
   type Principal,
   type SessionRecord,
-} from '../model.js';
-import { readWholeLog } from './log-text.js';
+} from './model.js';
+import { readWholeLog } from './services/streams/log-text.js';
 
 /**
  * Per-request batching of every by-id read: one backend round trip per kind of read per tick,

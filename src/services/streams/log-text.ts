@@ -1,4 +1,4 @@
-import type { StreamLog } from '../infra/backend/types.js';
+import type { StreamLog } from '../../infra/backend/types.js';
 
 export interface LogSummary {
   /** The deltas' text, concatenated: what was streamed so far. */

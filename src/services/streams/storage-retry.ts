@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Unavailable } from '../errors.js';
-import type { Logger } from '../infra/logger.js';
+import { Unavailable } from '../../errors.js';
+import type { Logger } from '../../infra/logger.js';
 
 const FIRST_DELAY_MS = 200;
 const MAX_DELAY_MS = 2_000;

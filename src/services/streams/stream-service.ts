@@ -1,12 +1,12 @@
-import { BadInput, echo, NotFound, Unavailable } from '../errors.js';
-import type { Store, StreamLog } from '../infra/backend/types.js';
+import { BadInput, echo, NotFound, Unavailable } from '../../errors.js';
+import type { Store, StreamLog } from '../../infra/backend/types.js';
 import {
   FINAL_STATUSES,
   isMessageId,
   type MessageRecord,
   type Principal,
   type StreamEvent,
-} from '../model.js';
+} from '../../model.js';
 import { abortableGenerator } from './abortable.js';
 import {
   DEFAULT_READER_OPTIONS,
@@ -14,9 +14,6 @@ import {
   readStream,
   type StreamReaderOptions,
 } from './stream-reader.js';
-
-/** Cursors are the event's seq in decimal; clients treat them as opaque strings. */
-export const cursorOf = (seq: number) => String(seq);
 
 function parseCursor(cursor: string | null | undefined): number {
   if (cursor === null || cursor === undefined) return 0;
@@ -39,11 +36,15 @@ export class StreamService {
   private openSubscriptions = 0;
   private readonly idleWaiters = new Set<() => void>();
 
-  constructor(
-    private readonly store: Store,
-    private readonly streams: StreamLog,
-    private readonly readerOptions: StreamReaderOptions = DEFAULT_READER_OPTIONS,
-  ) {}
+  private readonly store: Store;
+  private readonly streams: StreamLog;
+  private readonly readerOptions: StreamReaderOptions;
+
+  constructor(parts: { store: Store; streams: StreamLog; readerOptions?: StreamReaderOptions }) {
+    this.store = parts.store;
+    this.streams = parts.streams;
+    this.readerOptions = parts.readerOptions ?? DEFAULT_READER_OPTIONS;
+  }
 
   async open(
     principal: Principal,

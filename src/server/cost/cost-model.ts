@@ -1,0 +1,265 @@
+import {
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLCompositeType,
+  type GraphQLField,
+  GraphQLIncludeDirective,
+  type GraphQLSchema,
+  GraphQLSkipDirective,
+  getArgumentValues,
+  getDirectiveValues,
+  getNamedType,
+  getNullableType,
+  getOperationAST,
+  isCompositeType,
+  isListType,
+  Kind,
+  type SelectionSetNode,
+  typeFromAST,
+} from 'graphql';
+
+/**
+ * The static cost model, Apollo's defaults over the IBM cost directives that `schema.graphql`
+ * shows (`@cost(weight:)`, `@listSize(slicingArguments:, assumedSize:, sizedFields:)`), so a
+ * gateway or a client computes the same number:
+ *
+ * - an operation's base cost is 10 for a mutation, 0 for a query or a subscription;
+ * - every object (or interface, union) in the selection costs 1, scalars and enums 0, and a
+ *   field's `@cost(weight:)` replaces that;
+ * - a list multiplies its items by its slicing argument (`first`, `last`, `k`: the larger one
+ *   given, capped at `maxSlice`), else its `assumedSize` (the default page), else
+ *   `defaultListSize`; a connection's
+ *   `sizedFields` (`edges`) are multiplied that way instead of the connection itself, so a page
+ *   costs its edges and its `pageInfo` once;
+ * - fragments and inline fragments are all counted (an upper bound for abstract types), and
+ *   `@skip`/`@include` are honoured.
+ *
+ * `actualCost` applies the same weights to what a result really holds: lists count their real
+ * items, a null object its own weight only.
+ */
+export interface CostModelOptions {
+  /** Items assumed for a list field without slicing argument or `assumedSize`. */
+  defaultListSize: number;
+  /** Largest slicing value counted, per argument name (larger values are refused elsewhere). */
+  maxSlice: Readonly<Record<string, number>>;
+}
+
+interface ListSize {
+  assumedSize?: number;
+  slicingArguments?: readonly string[];
+  sizedFields?: readonly string[];
+}
+
+interface FieldWeights {
+  cost: number | undefined;
+  listSize: ListSize | undefined;
+}
+
+const MUTATION_BASE_COST = 10;
+
+export interface OperationRequest {
+  schema: GraphQLSchema;
+  document: DocumentNode;
+  operationName?: string | null;
+  variables?: Readonly<Record<string, unknown>> | null;
+}
+
+export class CostModel {
+  private readonly weights = new WeakMap<GraphQLField<unknown, unknown>, FieldWeights>();
+
+  constructor(private readonly options: CostModelOptions) {}
+
+  /** The cost computed from the document and variables alone, before anything runs. */
+  staticCost(request: OperationRequest): number {
+    return this.measure(request, undefined);
+  }
+
+  /** The same weights applied to the data a result really holds. */
+  actualCost(request: OperationRequest, data: unknown): number {
+    return this.measure(request, data ?? null);
+  }
+
+  private measure(request: OperationRequest, data: unknown): number {
+    const operation = getOperationAST(request.document, request.operationName ?? undefined);
+    if (!operation) return 0;
+    const root = request.schema.getRootType(operation.operation);
+    if (!root) return 0;
+    const fragments = new Map<string, FragmentDefinitionNode>();
+    for (const definition of request.document.definitions) {
+      if (definition.kind === Kind.FRAGMENT_DEFINITION) {
+        fragments.set(definition.name.value, definition);
+      }
+    }
+    const walk = new CostWalk(
+      this,
+      request.schema,
+      fragments,
+      request.variables ?? {},
+      data !== undefined,
+    );
+    const base = operation.operation === 'mutation' ? MUTATION_BASE_COST : 0;
+    return base + walk.selectionCost(root, operation.selectionSet, data, undefined);
+  }
+
+  /** @cost and @listSize of a field, as the directives plugin records them in its extensions. */
+  weightsOf(field: GraphQLField<unknown, unknown>): FieldWeights {
+    let weights = this.weights.get(field);
+    if (!weights) {
+      const directives = (field.extensions?.directives ?? {}) as Record<string, unknown>;
+      const cost = (directives.cost as { weight?: unknown } | undefined)?.weight;
+      const listSize = directives.listSize as ListSize | undefined;
+      weights = { cost: typeof cost === 'number' ? cost : undefined, listSize };
+      this.weights.set(field, weights);
+    }
+    return weights;
+  }
+
+  /**
+   * The items a list is counted for: the largest slicing argument given (a dotted path reaches
+   * into an input object, as `input.k`), capped; else its `assumedSize`; else the default.
+   */
+  sliceOf(listSize: ListSize | undefined, args: Record<string, unknown>): number {
+    let slice: number | undefined;
+    for (const path of listSize?.slicingArguments ?? []) {
+      const given = valueAt(args, path);
+      if (typeof given !== 'number') continue;
+      const cap = this.options.maxSlice[path.split('.').at(-1) ?? path] ?? given;
+      slice = Math.max(slice ?? 0, Math.max(0, Math.min(given, cap)));
+    }
+    return slice ?? listSize?.assumedSize ?? this.options.defaultListSize;
+  }
+}
+
+function valueAt(args: Record<string, unknown>, path: string): unknown {
+  let value: unknown = args;
+  for (const part of path.split('.')) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+/** One walk over one operation; static when `measured` is false, over result data otherwise. */
+class CostWalk {
+  /** Static costs of fragment spreads by fragment and type: a fan-out is counted, not re-walked. */
+  private readonly fragmentCosts = new Map<string, number>();
+
+  constructor(
+    private readonly model: CostModel,
+    private readonly schema: GraphQLSchema,
+    private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+    private readonly variables: Readonly<Record<string, unknown>>,
+    private readonly measured: boolean,
+  ) {}
+
+  selectionCost(
+    type: GraphQLCompositeType,
+    selectionSet: SelectionSetNode,
+    data: unknown,
+    sizedFields: { names: readonly string[]; slice: number } | undefined,
+  ): number {
+    let total = 0;
+    for (const selection of selectionSet.selections) {
+      if (!this.included(selection)) continue;
+      if (selection.kind === Kind.FIELD) {
+        total += this.fieldCost(type, selection, data, sizedFields);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const condition = selection.typeCondition
+          ? (typeFromAST(this.schema, selection.typeCondition) as GraphQLCompositeType | undefined)
+          : type;
+        if (condition)
+          total += this.selectionCost(condition, selection.selectionSet, data, sizedFields);
+      } else {
+        total += this.spreadCost(selection.name.value, data, sizedFields);
+      }
+    }
+    return total;
+  }
+
+  private spreadCost(
+    name: string,
+    data: unknown,
+    sizedFields: { names: readonly string[]; slice: number } | undefined,
+  ): number {
+    const fragment = this.fragments.get(name);
+    if (!fragment) return 0;
+    const type = typeFromAST(this.schema, fragment.typeCondition) as
+      | GraphQLCompositeType
+      | undefined;
+    if (!type) return 0;
+    if (this.measured) return this.selectionCost(type, fragment.selectionSet, data, sizedFields);
+    const key = `${name}|${sizedFields?.slice ?? ''}`;
+    let cost = this.fragmentCosts.get(key);
+    if (cost === undefined) {
+      this.fragmentCosts.set(key, 0);
+      cost = this.selectionCost(type, fragment.selectionSet, undefined, sizedFields);
+      this.fragmentCosts.set(key, cost);
+    }
+    return cost;
+  }
+
+  private fieldCost(
+    parentType: GraphQLCompositeType,
+    node: FieldNode,
+    parentData: unknown,
+    sizedFields: { names: readonly string[]; slice: number } | undefined,
+  ): number {
+    const name = node.name.value;
+    if (name.startsWith('__')) return 0;
+    const field = fieldOf(parentType, name);
+    if (!field) return 0;
+    const responseKey = node.alias?.value ?? name;
+    if (this.measured) {
+      if (!isRecord(parentData) || !(responseKey in parentData)) return 0;
+    }
+    const data = this.measured ? (parentData as Record<string, unknown>)[responseKey] : undefined;
+    const { cost, listSize } = this.model.weightsOf(field);
+    const named = getNamedType(field.type);
+    const own = cost ?? (isCompositeType(named) ? 1 : 0);
+    const args = this.measured ? {} : getArgumentValues(field, node, this.variables);
+    const slice = this.measured ? 0 : this.model.sliceOf(listSize, args);
+    const childSized =
+      listSize?.sizedFields && listSize.sizedFields.length > 0
+        ? { names: listSize.sizedFields, slice }
+        : undefined;
+    const children = (item: unknown) =>
+      isCompositeType(named) && node.selectionSet
+        ? this.selectionCost(named, node.selectionSet, item, childSized)
+        : 0;
+    const isList = isListType(getNullableType(field.type));
+    if (this.measured) {
+      if (data === null || data === undefined) return own;
+      if (isList && Array.isArray(data)) {
+        return data.reduce<number>(
+          (sum, item) => sum + own + (item === null ? 0 : children(item)),
+          0,
+        );
+      }
+      return own + children(data);
+    }
+    const itemCost = own + children(undefined);
+    if (!isList) return itemCost;
+    const sizedBySlice = sizedFields?.names.includes(name);
+    const count = sizedBySlice ? sizedFields!.slice : childSized ? 1 : slice;
+    return count * itemCost;
+  }
+
+  private included(selection: SelectionSetNode['selections'][number]): boolean {
+    const skip = getDirectiveValues(GraphQLSkipDirective, selection, this.variables);
+    if (skip?.if === true) return false;
+    const include = getDirectiveValues(GraphQLIncludeDirective, selection, this.variables);
+    return include?.if !== false;
+  }
+}
+
+/** Unions have no fields of their own but `__typename`, which costs nothing. */
+function fieldOf(type: GraphQLCompositeType, name: string) {
+  return 'getFields' in type
+    ? (type.getFields()[name] as GraphQLField<unknown, unknown> | undefined)
+    : undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}

@@ -1,0 +1,232 @@
+import { Unavailable } from '../../errors.js';
+import type { StreamLog } from '../../infra/backend/types.js';
+import type { StreamEvent } from '../../model.js';
+import { Doorbell } from './abortable.js';
+
+export interface StreamReaderOptions {
+  /** Events read from the log per round trip. */
+  pageSize: number;
+  /** Live events held for a subscriber that reads slower than they arrive; past it, the log is re-read. */
+  liveBufferLimit: number;
+  /** The same bound in bytes of delta text: coalesced deltas can be large. */
+  liveBufferBytes: number;
+  /**
+   * With no announcement for about this long (±20 %) the log is read anyway: announcements can
+   * be lost (pub/sub is at most once), and this bounds how long a loss can delay a reader.
+   */
+  idlePollMs: number;
+  /** How long a reader keeps retrying a log that storage cannot serve before it gives up. */
+  maxOutageMs: number;
+}
+
+export const DEFAULT_READER_OPTIONS: StreamReaderOptions = {
+  pageSize: 512,
+  liveBufferLimit: 1024,
+  liveBufferBytes: 1024 * 1024,
+  idlePollMs: 5_000,
+  maxOutageMs: 30_000,
+};
+
+/** The message behind a stream no longer exists (deleted, or storage lost it). */
+export class MessageGone extends Error {
+  override name = 'MessageGone';
+}
+
+const OUTAGE_RETRY_MS = 250;
+
+/**
+ * The longest replays run in one turn of the event loop. A send to a socket resolves without a
+ * turn while the kernel takes the bytes, so a replay only pauses where it chooses to.
+ */
+const REPLAY_SLICE_MS = 5;
+
+/**
+ * Event-loop time shared by every replay of one log: once a turn has run replays for
+ * REPLAY_SLICE_MS, each of them waits for the next turn, and they all resume in it together. A
+ * slice per reader would not bound the loop: ten readers resumed in one turn would each take
+ * one, and ten subscriptions that arrive at once would each replay a page before any I/O.
+ */
+class ReplayBudget {
+  private turnStartedAt = Number.NEGATIVE_INFINITY;
+  private turn: Promise<void> | undefined;
+
+  get spent(): boolean {
+    return performance.now() - this.turnStartedAt >= REPLAY_SLICE_MS;
+  }
+
+  nextTurn(): Promise<void> {
+    this.turn ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.turn = undefined;
+        this.turnStartedAt = performance.now();
+        resolve();
+      }),
+    );
+    return this.turn;
+  }
+}
+
+/** One budget per log, and so per app: the readers of one process's streams share it. */
+const replayBudgets = new WeakMap<StreamLog, ReplayBudget>();
+
+function replayBudgetOf(streams: StreamLog): ReplayBudget {
+  let budget = replayBudgets.get(streams);
+  if (!budget) {
+    budget = new ReplayBudget();
+    replayBudgets.set(streams, budget);
+  }
+  return budget;
+}
+
+/**
+ * Every event of one message after `afterSeq`, exactly once and in order, ending after the end
+ * event, when `signal` aborts (at once), or once `drain` has aborted and the log is read to its
+ * current end (nothing written so far is skipped). The order is what makes it race-free: watch
+ * the live channel first (buffering), then read the log, then serve live events, falling back to
+ * the log whenever a seq is missing, the buffer overflowed, or the channel went quiet.
+ *
+ * A quiet channel also asks `isGone` whether the message still exists: a reader of a message
+ * whose data vanished ends with MessageGone instead of waiting for an end nobody will write.
+ * A storage outage is waited out for `maxOutageMs`; a replay yields to the event loop between
+ * pages and whenever the replays of this log have had REPLAY_SLICE_MS of the current turn, so
+ * long replays (to sockets that went away, or to many at once) cannot hold the process.
+ */
+export async function* readStream(
+  streams: StreamLog,
+  messageId: string,
+  afterSeq: number,
+  signal: AbortSignal,
+  options: StreamReaderOptions = DEFAULT_READER_OPTIONS,
+  drain?: AbortSignal,
+  isGone?: () => Promise<boolean>,
+): AsyncGenerator<StreamEvent, void, undefined> {
+  let lastSeq = afterSeq;
+  const budget = replayBudgetOf(streams);
+  const live = new LiveBuffer(options.liveBufferLimit, options.liveBufferBytes);
+  // Jitter spreads the safety-net polls of many idle readers over time.
+  const doorbell = new Doorbell(
+    options.idlePollMs * (0.8 + Math.random() * 0.4),
+    drain ? [signal, drain] : [signal],
+  );
+  const unwatch = await streams.watch(messageId, (event) => {
+    if (event.seq <= lastSeq) return;
+    live.push(event);
+    doorbell.ring();
+  });
+  let outageSince: number | undefined;
+  const readPage = async (): Promise<StreamEvent[] | undefined> => {
+    try {
+      const page = await streams.read(messageId, lastSeq, options.pageSize);
+      outageSince = undefined;
+      return page;
+    } catch (error) {
+      if (!(error instanceof Unavailable)) throw error;
+      outageSince ??= Date.now();
+      if (Date.now() - outageSince >= options.maxOutageMs) throw error;
+      await doorbell.sleep(OUTAGE_RETRY_MS);
+      return undefined;
+    }
+  };
+  try {
+    let readLog = true;
+    let checkGone = false;
+    let finalRead = false;
+    while (!signal.aborted) {
+      if (readLog || live.overflowed) {
+        live.clear();
+        const page = await readPage();
+        if (page === undefined) continue;
+        readLog = false;
+        for (const event of page) {
+          if (event.seq !== lastSeq + 1 || signal.aborted) break;
+          yield event;
+          lastSeq = event.seq;
+          if (event.type === 'end') return;
+          if (budget.spent) await budget.nextTurn();
+        }
+        if (page.length === options.pageSize) {
+          readLog = true;
+          await budget.nextTurn();
+          continue;
+        }
+        if (checkGone && page.length === 0 && isGone && (await isGone())) {
+          throw new MessageGone(`message ${messageId} no longer exists`);
+        }
+        checkGone = false;
+        continue;
+      }
+      const next = live.nextAfter(lastSeq);
+      if (next) {
+        if (next.seq !== lastSeq + 1) {
+          readLog = true;
+          continue;
+        }
+        live.shift();
+        yield next;
+        lastSeq = next.seq;
+        if (next.type === 'end') return;
+        continue;
+      }
+      if (drain?.aborted) {
+        if (finalRead) return;
+        finalRead = true;
+        readLog = true;
+        continue;
+      }
+      const woken = await doorbell.wait();
+      if (!woken) {
+        readLog = true;
+        checkGone = true;
+      }
+    }
+  } finally {
+    doorbell.close();
+    await unwatch().catch(() => {});
+  }
+}
+
+/**
+ * Live events not yet delivered, bounded in count and in bytes of delta text (a delta coalesced
+ * behind a slow backend can be megabytes). Past either bound it empties and says so: the reader
+ * goes back to the log, which holds every event anyway.
+ */
+class LiveBuffer {
+  private events: StreamEvent[] = [];
+  private bytes = 0;
+  overflowed = false;
+
+  constructor(
+    private readonly maxEvents: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  push(event: StreamEvent): void {
+    if (this.overflowed) return;
+    const size = event.type === 'delta' ? Buffer.byteLength(event.text) : 0;
+    if (this.events.length >= this.maxEvents || this.bytes + size > this.maxBytes) {
+      this.events = [];
+      this.bytes = 0;
+      this.overflowed = true;
+      return;
+    }
+    this.events.push(event);
+    this.bytes += size;
+  }
+
+  /** The first buffered event after `seq`, dropping older ones. */
+  nextAfter(seq: number): StreamEvent | undefined {
+    while (this.events[0] && this.events[0].seq <= seq) this.shift();
+    return this.events[0];
+  }
+
+  shift(): void {
+    const event = this.events.shift();
+    if (event?.type === 'delta') this.bytes -= Buffer.byteLength(event.text);
+  }
+
+  clear(): void {
+    this.events = [];
+    this.bytes = 0;
+    this.overflowed = false;
+  }
+}
