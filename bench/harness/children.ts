@@ -1,5 +1,4 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { CallMessage, ChildMessage, Methods } from './rpc.js';
@@ -39,12 +38,31 @@ export interface Child<M extends Methods> {
   stop(timeoutMs?: number): Promise<void>;
 }
 
-/** Every child still running, so an aborted run (budget overrun, Ctrl-C) leaves none behind. */
-const running = new Set<ChildProcess>();
+/**
+ * Every child still running, with the promise of its exit, so an aborted scenario (failure,
+ * budget overrun) or run (Ctrl-C) leaves none behind.
+ */
+const running = new Map<ChildProcess, Promise<void>>();
 
+/** SIGKILLs every child now, without waiting: for exit paths that cannot wait. */
 export function killAllChildren(): void {
-  for (const child of running) child.kill('SIGKILL');
-  running.clear();
+  for (const child of running.keys()) child.kill('SIGKILL');
+}
+
+/**
+ * SIGKILLs every child still running and waits (at most `timeoutMs`) until they have exited;
+ * resolves with how many there were.
+ */
+export async function stopAllChildren(timeoutMs = 10_000): Promise<number> {
+  const exits = [...running.values()];
+  killAllChildren();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  await Promise.race([Promise.all(exits), late]);
+  clearTimeout(timer);
+  return exits.length;
 }
 
 /** The variables a Node child needs to run at all; everything else is given explicitly. */
@@ -63,8 +81,13 @@ export async function spawnChild<M extends Methods>(options: SpawnOptions): Prom
     serialization: 'advanced',
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
-  running.add(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  running.set(child, exited);
   child.once('exit', () => running.delete(child));
+  // Without a listener an 'error' event (a failed kill or spawn) would end the whole run.
+  child.on('error', (error) => {
+    process.stderr.write(`  [${options.name}] ${error.message}\n`);
+  });
   forwardOutput(child, options);
 
   let nextId = 1;
@@ -72,7 +95,7 @@ export async function spawnChild<M extends Methods>(options: SpawnOptions): Prom
     number,
     { resolve: (value: unknown) => void; reject: (error: Error) => void }
   >();
-  let exited = false;
+  let hasExited = false;
   child.on('message', (message: ChildMessage) => {
     if (message.kind !== 'reply') return;
     const waiter = pending.get(message.id);
@@ -82,7 +105,7 @@ export async function spawnChild<M extends Methods>(options: SpawnOptions): Prom
     else waiter.reject(new Error(`${options.name}: ${message.error}`));
   });
   child.once('exit', (code, signal) => {
-    exited = true;
+    hasExited = true;
     for (const waiter of pending.values()) {
       waiter.reject(new Error(`${options.name} exited (${signal ?? code}) during a call`));
     }
@@ -96,25 +119,34 @@ export async function spawnChild<M extends Methods>(options: SpawnOptions): Prom
     params?: ParamsOf<M[K]>,
     timeoutMs = 120_000,
   ): Promise<Awaited<ReturnType<M[K]>>> => {
-    if (exited) return Promise.reject(new Error(`${options.name} is not running`));
+    // A killed child's channel closes before its 'exit' arrives: check both.
+    if (hasExited || !child.connected) {
+      return Promise.reject(new Error(`${options.name} is not running`));
+    }
     const id = nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         pending.delete(id);
         reject(new Error(`${options.name}.${method} took longer than ${timeoutMs} ms`));
       }, timeoutMs);
-      pending.set(id, {
-        resolve: (value) => {
+      const waiter = {
+        resolve: (value: unknown) => {
           clearTimeout(timer);
           resolve(value as Awaited<ReturnType<M[K]>>);
         },
-        reject: (error) => {
+        reject: (error: Error) => {
           clearTimeout(timer);
           reject(error);
         },
-      });
+      };
+      pending.set(id, waiter);
       const message: CallMessage = { kind: 'call', id, method, params };
-      child.send(message);
+      // With a callback a send on a closed channel fails this call instead of emitting 'error'.
+      child.send(message, (error) => {
+        if (!error) return;
+        pending.delete(id);
+        waiter.reject(new Error(`${options.name}.${method} could not be sent: ${error.message}`));
+      });
     });
   };
 
@@ -124,11 +156,13 @@ export async function spawnChild<M extends Methods>(options: SpawnOptions): Prom
     process: child,
     call,
     stop: async (timeoutMs = 15_000) => {
-      if (exited) return;
-      const gone = once(child, 'exit');
+      if (hasExited) return;
       const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      await call('stop' as keyof M & string, undefined, timeoutMs).catch(() => {});
-      await gone;
+      // A child that cannot be asked (channel closed, no answer) is killed at once.
+      await call('stop' as keyof M & string, undefined, timeoutMs).catch(() =>
+        child.kill('SIGKILL'),
+      );
+      await exited;
       clearTimeout(killer);
     },
   };
@@ -150,14 +184,20 @@ function waitForReady(
       clearTimeout(timer);
       child.off('message', onMessage);
       child.off('exit', onExit);
+      child.off('error', onError);
       resolve(message.info as Record<string, unknown>);
     };
     const onExit = (code: number | null) => {
       clearTimeout(timer);
       reject(new Error(`${options.name} exited with ${code} before it was ready`));
     };
+    const onError = (error: Error) => {
+      clearTimeout(timer);
+      reject(new Error(`${options.name} did not start: ${error.message}`));
+    };
     child.on('message', onMessage);
     child.once('exit', onExit);
+    child.once('error', onError);
   });
 }
 

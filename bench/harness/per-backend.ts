@@ -1,4 +1,4 @@
-import type { Figure, ScenarioContext, ScenarioOutcome } from './scenario.js';
+import type { Figure, ScenarioContext } from './scenario.js';
 import { type BackendKind, startUpstream, type Upstream } from './targets.js';
 
 export interface BackendOutcome {
@@ -8,23 +8,24 @@ export interface BackendOutcome {
 
 /**
  * The common frame of a scenario: one fake upstream for the whole run, then `runBackend` on each
- * selected backend in turn; figures are concatenated, details keyed by backend after `settings`.
+ * selected backend in turn. Details hold `settings`, then one entry per backend; a backend's
+ * figures and details are recorded as soon as it is done (a scenario may note its windows
+ * earlier, under the same key: the finished details replace them).
  */
 export async function eachBackend(
   context: ScenarioContext,
   settings: Record<string, unknown>,
   runBackend: (backend: BackendKind, upstream: Upstream) => Promise<BackendOutcome>,
-): Promise<ScenarioOutcome> {
+): Promise<void> {
+  Object.assign(context.measurements.details, settings);
   const upstream = await startUpstream();
   try {
-    const figures: Figure[] = [];
-    const details: Record<string, unknown> = { ...settings };
     for (const backend of context.backends) {
+      context.signal.throwIfAborted();
       const outcome = await runBackend(backend, upstream);
-      figures.push(...outcome.figures);
-      details[backend] = outcome.details;
+      context.measurements.addFigures(outcome.figures);
+      context.measurements.note([backend], outcome.details);
     }
-    return { figures, details };
   } finally {
     await upstream.child.stop();
   }

@@ -15,7 +15,11 @@ export interface ScenarioReport {
   command: string;
   startedAt: string;
   durationSeconds: number;
-  /** Set when the scenario failed or overran its budget. */
+  /** The budget it ran under (its own, scaled, cut to what was left of the run's limit). */
+  budgetSeconds: number;
+  /** `failed` when it threw, overran its budget or was not run; its figures are then partial. */
+  status: 'completed' | 'failed';
+  /** Why it failed; null when it completed. */
   failure: string | null;
   machine: Record<string, unknown>;
   versions: Record<string, string | undefined>;
@@ -58,8 +62,10 @@ export function markdownTable(reports: readonly ScenarioReport[]): string {
     '| --- | --- | --- | ---: | ---: | ---: | --- |',
   ];
   for (const report of reports) {
-    if (report.failure) {
-      lines.push(`| ${report.scenario} | | failed: ${report.failure.split('\n')[0]} | | | | |`);
+    if (report.status === 'failed') {
+      const partial = report.figures.length > 0 ? ' (figures below are partial)' : '';
+      const reason = report.failure?.split('\n')[0] ?? 'unknown';
+      lines.push(`| ${report.scenario} | | failed: ${reason}${partial} | | | | |`);
     }
     for (const figure of report.figures) {
       const goal = figure.goalText

@@ -31,7 +31,11 @@ export function serve(
   handlers: Methods & { stop?: () => unknown },
   info: Record<string, unknown> = {},
 ): void {
-  const send = (message: ChildMessage) => process.send?.(message);
+  // A reply to a parent that has gone is dropped: 'disconnect' below ends this process anyway,
+  // and without the callback the failed send would be an uncaught 'error'.
+  const send = (message: ChildMessage) => {
+    if (process.connected) process.send?.(message, undefined, {}, () => {});
+  };
   process.on('message', (message: CallMessage) => {
     if (message?.kind !== 'call') return;
     const handler = handlers[message.method];

@@ -1,4 +1,5 @@
 import type { Child } from './children.js';
+import type { Measurements } from './measurements.js';
 import type { ProbeMethods, ProcessStats } from './target-probe.js';
 import type { BackendKind } from './targets.js';
 
@@ -10,9 +11,13 @@ export interface Scenario {
   name: string;
   /** One line for `--list` and the results file. */
   description: string;
-  /** Upper bound on its wall time over all backends; the runner stops it past this. */
+  /**
+   * Upper bound on its wall time over all backends, twice what it takes on the machine it was
+   * tuned on (room for one twice as slow); the runner stops it past this.
+   */
   budgetSeconds: number;
-  run(context: ScenarioContext): Promise<ScenarioOutcome>;
+  /** Records what it measures in `context.measurements` as it goes, not at the end. */
+  run(context: ScenarioContext): Promise<void>;
 }
 
 export interface ScenarioContext {
@@ -23,6 +28,13 @@ export interface ScenarioContext {
   /** Where the CPU profile of a measured window goes (bench/results/…cpuprofile). */
   profilePath(label: string): string;
   log(message: string): void;
+  /** Where the scenario's figures and details go as soon as each is measured. */
+  measurements: Measurements;
+  /**
+   * Aborted when the runner stops the scenario (over budget): its children are killed then, but
+   * work in the runner's own process has to check this to stop.
+   */
+  signal: AbortSignal;
 }
 
 /** A goal from the issue: on the ratio to the baseline, or on the value itself. */
@@ -43,12 +55,6 @@ export interface Figure {
   goal?: Goal;
 }
 
-export interface ScenarioOutcome {
-  figures: Figure[];
-  /** Everything else measured (raw stats, counts, checks), written to the results file. */
-  details: Record<string, unknown>;
-}
-
 /**
  * Runs `work` as one measured window on a server: resets its counters first, optionally
  * profiles it, and returns the server's own stats for exactly that window.
@@ -59,6 +65,7 @@ export async function measured<T>(
   label: string,
   work: () => Promise<T>,
 ): Promise<{ result: T; stats: ProcessStats }> {
+  context.signal.throwIfAborted();
   await server.call('resetStats');
   if (context.profile) await server.call('profileStart');
   const result = await work();

@@ -101,6 +101,10 @@ async function measureParley(context: ScenarioContext, backend: BackendKind, ups
         },
       );
       results[mode.name] = { fleet: run.result, stats: run.stats };
+      context.measurements.note(
+        [backend, 'parley', mode.name],
+        rates(results[mode.name], mode.tokens),
+      );
     }
   } finally {
     agent.destroy();
@@ -139,11 +143,16 @@ async function measureBare(context: ScenarioContext, backend: BackendKind, upstr
           tokens: mode.tokens,
           intervalMs: mode.intervalMs,
         });
-        const fleetResult = await fleet.collect(COLLECT_TIMEOUT_MS);
-        await published;
+        // Awaited together: a publish left dangling when collect fails would be an unhandled
+        // rejection (it ended whole runs when the children were killed over budget).
+        const [fleetResult] = await Promise.all([fleet.collect(COLLECT_TIMEOUT_MS), published]);
         return fleetResult;
       });
       results[mode.name] = { fleet: run.result, stats: run.stats };
+      context.measurements.note(
+        [backend, 'bare', mode.name],
+        rates(results[mode.name], mode.tokens),
+      );
     }
   } finally {
     await fleet.stop();
@@ -258,7 +267,7 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
 export const fanout: Scenario = {
   name: 'fanout',
   description: `${GENERATIONS} generations × ${SUBSCRIBERS_PER_GENERATION} graphql-ws subscribers, saturated and paced, vs bare graphql-ws`,
-  budgetSeconds: 100,
+  budgetSeconds: 200,
   run: (context) =>
     eachBackend(
       context,

@@ -102,6 +102,7 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
     );
     ours = throughput(run.result);
     oursCpuMs = run.stats.cpuMs;
+    context.measurements.note([backend, 'parley'], ours);
   } finally {
     await parley.stop();
   }
@@ -121,6 +122,7 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
     );
     baseline = throughput(run.result);
     bareCpuMs = run.stats.cpuMs;
+    context.measurements.note([backend, 'bare'], baseline);
   } finally {
     await bare.stop();
   }
@@ -159,7 +161,7 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
 export const query: Scenario = {
   name: 'query',
   description: `session { messages(first: 20) } from ${CONNECTIONS} connections vs bare graphql-yoga`,
-  budgetSeconds: 55,
+  budgetSeconds: 110,
   run: (context) =>
     eachBackend(
       context,

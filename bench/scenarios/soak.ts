@@ -60,9 +60,18 @@ async function atRest(server: Child<ProbeMethods>): Promise<ProcessStats> {
   return server.call('stats');
 }
 
-/** Samples the server every few seconds while `load` runs; resets its counters after warm-up. */
-async function watch(server: Child<ProbeMethods>, load: Promise<SoakResult>) {
-  const samples: Sample[] = [];
+/** What the results file keeps of the server at rest. */
+const restDetails = (stats: ProcessStats) => ({
+  heapUsedBytes: stats.heapUsedBytes,
+  rssBytes: stats.rssBytes,
+  handles: stats.handles,
+});
+
+/**
+ * Samples the server into `samples` every few seconds while `load` runs; resets its counters
+ * after warm-up.
+ */
+async function watch(server: Child<ProbeMethods>, load: Promise<SoakResult>, samples: Sample[]) {
   let finished = false;
   const result = load.finally(() => {
     finished = true;
@@ -87,7 +96,7 @@ async function watch(server: Child<ProbeMethods>, load: Promise<SoakResult>) {
     });
   }
   const underLoad = await server.call('stats');
-  return { samples, result: await result, eventLoopDelay: underLoad.eventLoopDelay };
+  return { result: await result, eventLoopDelay: underLoad.eventLoopDelay };
 }
 
 async function runBackend(context: ScenarioContext, backend: BackendKind, upstream: Upstream) {
@@ -100,6 +109,10 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
   try {
     const querySessionIds = await seedSessions(parley.httpUrl, 5, 5);
     const before = await atRest(parley.child);
+    // Noted now, the samples filled as they are taken: a stopped soak still shows its course.
+    const samples: Sample[] = [];
+    context.measurements.note([backend, 'before'], restDetails(before));
+    context.measurements.note([backend, 'samples'], samples);
     context.log(`${backend}: ${LOAD_MS / 1000} s of mixed load`);
     if (context.profile) await parley.child.call('profileStart');
     const load = clients.call(
@@ -107,11 +120,11 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
       { ...LOAD_SHAPE, httpUrl: parley.httpUrl, wsUrl: parley.wsUrl, querySessionIds },
       LOAD_MS + 60_000,
     );
-    const watched = await watch(parley.child, load);
+    const watched = await watch(parley.child, load, samples);
     if (context.profile)
       await parley.child.call('profileStop', context.profilePath(`${backend}-parley`));
     const after = await atRest(parley.child);
-    const { warm, end } = rssWindows(watched.samples);
+    const { warm, end } = rssWindows(samples);
     const errors = watched.result.errors + parley.logs.errors;
     const figures: Figure[] = [
       {
@@ -162,18 +175,10 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
           stderrLines: parley.logs.stderrLines,
           samples: parley.logs.samples,
         },
-        before: {
-          heapUsedBytes: before.heapUsedBytes,
-          rssBytes: before.rssBytes,
-          handles: before.handles,
-        },
-        after: {
-          heapUsedBytes: after.heapUsedBytes,
-          rssBytes: after.rssBytes,
-          handles: after.handles,
-        },
+        before: restDetails(before),
+        after: restDetails(after),
         eventLoopDelay: watched.eventLoopDelay,
-        samples: watched.samples,
+        samples,
       },
     };
   } finally {
@@ -185,7 +190,7 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
 export const soak: Scenario = {
   name: 'soak',
   description: `mixed load (200 streams at a time, queries, connects and drops), ${LOAD_MS / 1000} s per backend`,
-  budgetSeconds: 310,
+  budgetSeconds: 620,
   run: (context) =>
     eachBackend(context, { plan: LOAD_SHAPE, warmupMs: WARMUP_MS }, (backend, upstream) =>
       runBackend(context, backend, upstream),
