@@ -245,6 +245,40 @@ describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) =
     expect(streams.reads).toBeGreaterThanOrEqual(2);
   });
 
+  it('a parked reader whose live buffer outgrows its byte bound re-reads the log and still yields every event once', async () => {
+    const messageId = randomUUID();
+    // Eight deltas of 32 KiB: four times the 64 KiB bound, yet far below the count bound.
+    const bigText = (seq: number) => `${String(seq).padStart(4, '0')}${'x'.repeat(32 * 1024 - 4)}`;
+    const events: StreamEvent[] = [
+      ...Array.from({ length: 8 }, (_, index) => ({
+        ...delta(messageId, index + 1),
+        text: bigText(index + 1),
+      })),
+      endEvent(messageId, 9),
+    ];
+    await backend.streams.append(messageId, [events[0]!]);
+    const streams = new TappedStreamLog(backend.streams);
+    const reader = readStream(streams, messageId, 0, new AbortController().signal, {
+      ...NO_IDLE_POLL,
+      liveBufferLimit: 10_000,
+      liveBufferBytes: 64 * 1024,
+    });
+    const first = await withDeadline(reader.next(), 'the first event');
+    expect(first.value).toEqual(events[0]);
+    expect(streams.reads).toBe(1);
+
+    // Parked at its yield, the reader hears of 224 KiB of deltas it is not pulling: the third
+    // one overflows the bound, so the buffer is dropped instead of holding them all.
+    const allAnnounced = await announced(messageId, 9);
+    await appendEach(messageId, events.slice(1));
+    await allAnnounced();
+
+    const rest = await withDeadline(drain(reader), 'the reader past its byte bound');
+    expect([first.value, ...rest]).toEqual(events);
+    // One read for seq 1, one after the overflow for the rest: nothing came from the buffer.
+    expect(streams.reads).toBe(2);
+  });
+
   it('a lost announcement is recovered by the idle poll', async () => {
     const messageId = randomUUID();
     const events = streamOf(messageId, 5);

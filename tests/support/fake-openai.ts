@@ -5,8 +5,9 @@ import type { AddressInfo, Socket } from 'node:net';
 /**
  * A fake OpenAI-compatible upstream speaking the real wire format (SSE `data:` chunks of
  * chat.completion.chunk, `[DONE]`, JSON error bodies), so the real openai SDK is exercised.
- * Each request takes the next queued script (or the default one) and can fail in every way a
- * real upstream does.
+ * Each request takes the next script queued for its model, or its model's default, or the next
+ * script queued for every model, or the default one, and can fail in every way a real upstream
+ * does.
  */
 export interface UpstreamScript {
   /** Text deltas, one chunk each. */
@@ -57,6 +58,8 @@ export class FakeOpenAI {
   readonly requests: RecordedRequest[] = [];
   private readonly queue: UpstreamScript[] = [];
   private defaultScript: UpstreamScript = DEFAULT_SCRIPT;
+  private readonly modelQueues = new Map<string, UpstreamScript[]>();
+  private readonly modelDefaults = new Map<string, UpstreamScript>();
   private releaseHeld: (() => void)[] = [];
   private requestWaiters: (() => void)[] = [];
   private readonly sockets = new Set<Socket>();
@@ -91,6 +94,22 @@ export class FakeOpenAI {
   /** Requests with nothing queued get this script. */
   setDefault(script: UpstreamScript): this {
     this.defaultScript = script;
+    return this;
+  }
+
+  /** The next requests for `model` get these scripts, before anything queued for every model. */
+  enqueueFor(model: string, ...scripts: UpstreamScript[]): this {
+    this.modelQueues.set(model, [...(this.modelQueues.get(model) ?? []), ...scripts]);
+    return this;
+  }
+
+  /**
+   * Requests for `model` with nothing queued for it get this script; `undefined` sends them back
+   * to the shared queue and default.
+   */
+  setDefaultFor(model: string, script: UpstreamScript | undefined): this {
+    if (script) this.modelDefaults.set(model, script);
+    else this.modelDefaults.delete(model);
     return this;
   }
 
@@ -146,7 +165,12 @@ export class FakeOpenAI {
     this.requestWaiters = [];
     for (const wake of waiters) wake();
 
-    const script = this.queue.shift() ?? this.defaultScript;
+    const model = recorded.body.model;
+    const script =
+      this.modelQueues.get(model)?.shift() ??
+      this.modelDefaults.get(model) ??
+      this.queue.shift() ??
+      this.defaultScript;
     if (script.status !== undefined) {
       response.writeHead(script.status, {
         'content-type': 'application/json',
