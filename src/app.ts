@@ -20,6 +20,7 @@ import { AdminService } from './services/admin.js';
 import { AnswerLifecycle } from './services/chat/answers.js';
 import { ChatService } from './services/chat/chat-service.js';
 import { AnswerGenerator } from './services/chat/generator.js';
+import { InputGuard } from './services/chat/input-guard.js';
 import { GenerationRecovery } from './services/chat/recovery.js';
 import { HealthService } from './services/health.js';
 import type { Services } from './services/index.js';
@@ -41,6 +42,8 @@ export interface AppOverrides {
   backend?: Backend;
   llm?: LlmChain;
   log?: Logger;
+  /** The clock of the point buckets and token budgets (tests drive refills with it). */
+  now?: () => number;
 }
 
 export interface App {
@@ -65,6 +68,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     llm,
     breakers,
     log,
+    now: overrides.now ?? Date.now,
   });
   const authenticator = new Authenticator(config.apiKeys);
   const errors = createErrorMapper(log);
@@ -159,17 +163,19 @@ interface ServiceParts {
   llm: LlmChain;
   breakers: BreakerRegistry;
   log: Logger;
+  now: () => number;
 }
 
 /** The domain, wired: what resolvers call, and the answer lifecycle the server drains. */
-async function createServices({ config, backend, llm, breakers, log }: ServiceParts) {
+async function createServices({ config, backend, llm, breakers, log, now }: ServiceParts) {
   const { store, streams: eventLogs, control, ledger } = backend;
   const personas = new PersonaService(PERSONAS_DIR);
-  const tokenBudgets = new TokenBudgets({ ledger, budget: config.limits.tokenBudget });
+  const tokenBudgets = new TokenBudgets({ ledger, budget: config.limits.tokenBudget, now });
   const points = new PointBuckets({
     ledger,
     policy: { limit: config.rateLimit.points, restoreRate: config.rateLimit.restoreRate },
     maxOperationCost: config.rateLimit.maxOperationCost,
+    now,
   });
   const answers = new AnswerLifecycle({
     store,
@@ -186,7 +192,7 @@ async function createServices({ config, backend, llm, breakers, log }: ServicePa
     leaseMs: config.generation.leaseMs,
     shutdownGraceMs: config.shutdownGraceMs,
     maxConcurrentGenerations: config.limits.maxConcurrentGenerations,
-    maxCompletionTokens: config.limits.maxCompletionTokens,
+    maxCompletionTokens: config.llm.maxCompletionTokens,
     writer: {
       ...DEFAULT_WRITER_OPTIONS,
       maxBufferedBytes: config.storageOutage.bufferBytes,
@@ -206,6 +212,7 @@ async function createServices({ config, backend, llm, breakers, log }: ServicePa
     store,
     streams: eventLogs,
     readerOptions: { ...DEFAULT_READER_OPTIONS, maxOutageMs: config.storageOutage.maxMs },
+    maxSubscriptionsPerPrincipal: config.limits.maxSubscriptionsPerPrincipal,
   });
   const chat = new ChatService({
     store,
@@ -213,6 +220,7 @@ async function createServices({ config, backend, llm, breakers, log }: ServicePa
     personas,
     answers,
     streamService: streams,
+    inputGuard: new InputGuard(config.limits.inputGuard),
     options: { maxMessageChars: config.maxMessageChars, maxTitleChars: 200, cancelWaitMs: 10_000 },
     log: log.child({ component: 'chat' }),
   });

@@ -322,6 +322,8 @@ export interface Config {
     idleTimeoutMs: number;
     totalTimeoutMs: number;
     localTokenDelayMs: number;
+    /** The completion cap asked of the model (`max_tokens`), and reserved in token budgets. */
+    maxCompletionTokens: number;
     retry: RetrySettings;
   };
   breakers: BreakerConfig;
@@ -346,7 +348,6 @@ export interface LimitsConfig {
     perKey: Readonly<Record<string, number>>;
     windowMs: number;
   };
-  maxCompletionTokens: number;
   maxConcurrentGenerations: number;
   maxSubscriptionsPerPrincipal: number;
   trustedProxies: string[];
@@ -453,6 +454,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       idleTimeoutMs: vars.LLM_IDLE_TIMEOUT_MS,
       totalTimeoutMs: vars.LLM_TOTAL_TIMEOUT_MS,
       localTokenDelayMs: vars.LOCAL_LLM_TOKEN_DELAY_MS,
+      maxCompletionTokens: vars.LLM_MAX_COMPLETION_TOKENS,
       retry: {
         maxAttempts: vars.LLM_RETRY_MAX_ATTEMPTS,
         baseDelayMs: vars.LLM_RETRY_BASE_DELAY_MS,
@@ -505,7 +507,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         perKey: vars.LLM_TOKEN_BUDGETS ?? {},
         windowMs: vars.LLM_TOKEN_BUDGET_WINDOW_SECONDS * 1000,
       },
-      maxCompletionTokens: vars.LLM_MAX_COMPLETION_TOKENS,
       maxConcurrentGenerations: vars.MAX_CONCURRENT_GENERATIONS,
       maxSubscriptionsPerPrincipal: vars.MAX_SUBSCRIPTIONS_PER_PRINCIPAL,
       trustedProxies: vars.TRUSTED_PROXIES ?? [],

@@ -55,6 +55,8 @@ export interface MessageRecord {
   usage: TokenUsage | null;
   createdAt: string;
   completedAt: string | null;
+  /** Input-guard flags of a user message (absent on records stored before flags existed). */
+  flags?: string[];
 }
 
 export interface DeltaEvent {

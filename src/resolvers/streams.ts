@@ -14,7 +14,7 @@ builder.subscriptionFields((t) => ({
       after: t.arg.string({ description: 'A cursor from an earlier event: resume after it.' }),
     },
     subscribe: (_root, { messageId, after }, context) =>
-      context.services.streams.open(context.principal, messageId, after),
+      context.services.streams.open(context, messageId, after),
     resolve: (event: StreamEvent) => event,
   }),
 }));

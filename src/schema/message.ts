@@ -54,6 +54,11 @@ builder.node(MessageRef, {
       description: 'Chunks that grounded the answer (empty without RAG).',
       resolve: () => [],
     }),
+    flags: t.stringList({
+      description:
+        'Input-guard flags of a user message: PROMPT_INJECTION_SUSPECTED when it looks like an attempt to override the instructions (a heuristic; see INPUT_GUARD).',
+      resolve: (message) => message.flags ?? [],
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
   }),

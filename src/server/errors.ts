@@ -80,9 +80,9 @@ export function createErrorMapper(rootLog: Logger) {
    * Maps every execution error where the request's context (and so its logger) is known, before
    * yoga's own masking and before the operation log reads the codes. Registered first.
    */
-  function useContractErrors(): Plugin<{ log: Logger }> {
+  function useContractErrors(): Plugin<{ log: Logger; request?: Request }> {
     const mapResult =
-      (log: Logger) =>
+      (context: { log: Logger; request?: Request }) =>
       ({
         result,
         setResult,
@@ -90,21 +90,27 @@ export function createErrorMapper(rootLog: Logger) {
         result: ExecutionResult;
         setResult: (r: ExecutionResult) => void;
       }) => {
-        if (result.errors) {
-          setResult({ ...result, errors: result.errors.map((error) => mapError(error, log)) });
-        }
+        if (!result.errors) return;
+        const statusless = !answersWithStatus(context.request);
+        setResult({
+          ...result,
+          errors: result.errors.map((error) => {
+            const mapped = mapError(error, context.log);
+            return statusless ? withoutHttp(mapped) : mapped;
+          }),
+        });
       };
     return {
       onExecute({ args }) {
         return {
           onExecuteDone: (payload) =>
-            handleStreamOrSingleExecutionResult(payload, mapResult(args.contextValue.log)),
+            handleStreamOrSingleExecutionResult(payload, mapResult(args.contextValue)),
         };
       },
       onSubscribe({ args }) {
         return {
           onSubscribeResult: (payload) =>
-            handleStreamOrSingleExecutionResult(payload, mapResult(args.contextValue.log)),
+            handleStreamOrSingleExecutionResult(payload, mapResult(args.contextValue)),
           onSubscribeError: ({ error, setError }) =>
             setError(mapError(error, args.contextValue.log)),
         };
@@ -116,6 +122,27 @@ export function createErrorMapper(rootLog: Logger) {
 }
 
 export type ErrorMapper = ReturnType<typeof createErrorMapper>;
+
+/**
+ * Only a plain HTTP response has a status of its own to set: an SSE stream and a graphql-ws
+ * operation carry a refusal as an error result (and `extensions.http` would only leak).
+ */
+function answersWithStatus(request: Request | undefined): boolean {
+  return request !== undefined && !request.headers.get('accept')?.includes('text/event-stream');
+}
+
+function withoutHttp(error: GraphQLError): GraphQLError {
+  if (!error.extensions || !('http' in error.extensions)) return error;
+  const { http: _status, ...extensions } = error.extensions;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions,
+  });
+}
 
 /**
  * By name as well as by class: yoga, envelop and Pothos may run on another copy of graphql

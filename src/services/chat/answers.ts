@@ -84,11 +84,19 @@ export class AnswerLifecycle {
    * busy (BAD_USER_INPUT, reason SESSION_BUSY), no model can answer (UPSTREAM_UNAVAILABLE), the
    * principal runs too many answers or its token budget has no room (RATE_LIMITED).
    */
-  async admit(session: SessionRecord, caller: Caller, content: string): Promise<SentMessages> {
+  async admit(
+    session: SessionRecord,
+    caller: Caller,
+    content: string,
+    flags: string[] = [],
+  ): Promise<SentMessages> {
     const { store, generator, ledger, leaseMs } = this.options;
     if (generator.unavailable)
       throw new Unavailable('No model is available right now; retry shortly.');
-    const userMessage = newMessageRecord(session, caller.principal, 'USER', content, 'COMPLETED');
+    const userMessage = {
+      ...newMessageRecord(session, caller.principal, 'USER', content, 'COMPLETED'),
+      ...(flags.length > 0 ? { flags } : {}),
+    };
     const assistant = newMessageRecord(session, caller.principal, 'ASSISTANT', '', 'STREAMING');
     const undo: (() => Promise<unknown>)[] = [];
     try {

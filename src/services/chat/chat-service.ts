@@ -13,6 +13,7 @@ import {
 import type { PersonaService } from '../personas.js';
 import type { StreamService } from '../streams/stream-service.js';
 import type { AnswerLifecycle, Caller } from './answers.js';
+import type { InputGuard } from './input-guard.js';
 import { newSessionId } from './records.js';
 
 export interface ChatOptions {
@@ -28,6 +29,7 @@ export interface ChatServiceParts {
   personas: PersonaService;
   answers: AnswerLifecycle;
   streamService: StreamService;
+  inputGuard: InputGuard;
   options: ChatOptions;
   log: Logger;
 }
@@ -106,8 +108,12 @@ export class ChatService {
         maxLength: maxMessageChars,
       });
     }
+    const flags = this.parts.inputGuard.check(input.content);
     const session = await this.ownedSession(caller.principal, input.sessionId);
-    const sent = await this.parts.answers.admit(session, caller, input.content);
+    const sent = await this.parts.answers.admit(session, caller, input.content, flags);
+    if (flags.length > 0) {
+      caller.log.warn({ messageId: sent.userMessage.id, flags }, 'input guard flagged a message');
+    }
     caller.log.info(
       {
         sessionId: session.id,

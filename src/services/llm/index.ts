@@ -33,6 +33,7 @@ export function createLlmChain(
         firstTokenTimeoutMs: llm.firstTokenTimeoutMs,
         idleTimeoutMs: llm.idleTimeoutMs,
         totalTimeoutMs: llm.totalTimeoutMs,
+        maxCompletionTokens: llm.maxCompletionTokens,
       }),
       breaker: breakers.create(`llm:${endpoint.name}:${model}`, breakerOptions),
     })),

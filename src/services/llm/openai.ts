@@ -10,6 +10,7 @@ export interface OpenAiProviderOptions {
   firstTokenTimeoutMs: number;
   idleTimeoutMs: number;
   totalTimeoutMs: number;
+  maxCompletionTokens: number;
 }
 
 /** Any OpenAI-compatible chat-completions endpoint, streamed through the official SDK. */
@@ -54,6 +55,8 @@ export class OpenAiProvider implements LlmProvider {
           messages: turns.map((turn) => ({ role: turn.role, content: turn.content })),
           stream: true,
           stream_options: { include_usage: true },
+          // max_tokens rather than max_completion_tokens: every OpenAI-compatible server reads it.
+          max_tokens: this.options.maxCompletionTokens,
         },
         { signal: controller.signal },
       );

@@ -1,4 +1,4 @@
-import { BadInput, echo, NotFound, Unavailable } from '../../errors.js';
+import { BadInput, echo, NotFound, RateLimited, Unavailable } from '../../errors.js';
 import type { Store, StreamLog } from '../../infra/backend/types.js';
 import {
   FINAL_STATUSES,
@@ -39,19 +39,35 @@ export class StreamService {
   private readonly store: Store;
   private readonly streams: StreamLog;
   private readonly readerOptions: StreamReaderOptions;
+  private readonly maxPerPrincipal: number;
+  /** Open subscriptions by ledger key (principal, or address when anonymous), on this instance. */
+  private readonly openByKey = new Map<string, number>();
 
-  constructor(parts: { store: Store; streams: StreamLog; readerOptions?: StreamReaderOptions }) {
+  constructor(parts: {
+    store: Store;
+    streams: StreamLog;
+    readerOptions?: StreamReaderOptions;
+    maxSubscriptionsPerPrincipal?: number;
+  }) {
     this.store = parts.store;
     this.streams = parts.streams;
     this.readerOptions = parts.readerOptions ?? DEFAULT_READER_OPTIONS;
+    this.maxPerPrincipal = parts.maxSubscriptionsPerPrincipal ?? Number.POSITIVE_INFINITY;
   }
 
   async open(
-    principal: Principal,
+    subscriber: { principal: Principal; ledgerKey: string },
     messageId: string,
     after: string | null | undefined,
   ): Promise<AsyncGenerator<StreamEvent, void, undefined>> {
+    const { principal, ledgerKey } = subscriber;
     const afterSeq = parseCursor(after);
+    if ((this.openByKey.get(ledgerKey) ?? 0) >= this.maxPerPrincipal) {
+      throw new RateLimited(
+        `At most ${this.maxPerPrincipal} subscriptions may be open at once for one principal.`,
+        { retryAfterMs: 1_000, reason: 'CONCURRENT_SUBSCRIPTIONS' },
+      );
+    }
     if (!isMessageId(messageId)) throw new NotFound('Message', messageId);
     const [message] = await this.store.getMessages([messageId]);
     if (!message || message.principal !== principal.id || message.role !== 'ASSISTANT') {
@@ -68,7 +84,7 @@ export class StreamService {
         });
       }
     }
-    return abortableGenerator((signal) => this.follow(message, afterSeq, signal));
+    return abortableGenerator((signal) => this.follow(message, afterSeq, signal, ledgerKey));
   }
 
   /** Subscriptions currently following a stream (for probes, metrics and tests). */
@@ -133,12 +149,14 @@ export class StreamService {
     message: MessageRecord,
     afterSeq: number,
     unsubscribed: AbortSignal,
+    ledgerKey: string,
   ): AsyncGenerator<StreamEvent, void, undefined> {
     const messageId = message.id;
     const drain = this.abortedOnClose();
     let lastSeq = afterSeq;
     let delivered = '';
     this.openSubscriptions++;
+    this.openByKey.set(ledgerKey, (this.openByKey.get(ledgerKey) ?? 0) + 1);
     try {
       // On shutdown a reader first delivers what is already logged, so a local answer, which
       // was interrupted and ended before this, still reaches its real end.
@@ -177,6 +195,9 @@ export class StreamService {
     } finally {
       this.onClose.delete(drain);
       this.openSubscriptions--;
+      const left = (this.openByKey.get(ledgerKey) ?? 1) - 1;
+      if (left > 0) this.openByKey.set(ledgerKey, left);
+      else this.openByKey.delete(ledgerKey);
       if (this.openSubscriptions === 0) for (const wake of this.idleWaiters) wake();
     }
   }
