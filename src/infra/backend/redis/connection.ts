@@ -3,15 +3,17 @@ import { Unavailable } from '../../../errors.js';
 import { type Breaker, BreakerOpenError } from '../../breakers.js';
 
 /**
- * Connections that fail fast: no offline queue and one retry per request, so a request caught
- * in an outage gets UPSTREAM_UNAVAILABLE at once instead of waiting on a reconnect.
+ * Connections that fail fast: no offline queue and no retry, so a request caught in an outage
+ * gets UPSTREAM_UNAVAILABLE at once instead of waiting on a reconnect. With no retry a command in
+ * flight when its connection drops is rejected then; with one it would be neither resent (see
+ * below) nor rejected, and would hang until commandTimeout.
  */
 export async function connectRedis(url: string, connectionName: string): Promise<Redis> {
   const redis = new Redis(url, {
     connectionName,
     lazyConnect: true,
     enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
+    maxRetriesPerRequest: 0,
     // A command whose caller already got an error must not run later behind its back (a claim
     // or an append the caller retries differently).
     autoResendUnfulfilledCommands: false,
