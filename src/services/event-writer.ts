@@ -1,2 +1,0 @@
-// Moved to services/streams/; kept until the tests that import this path are updated.
-export * from './streams/event-writer.js';
