@@ -32,8 +32,26 @@ export interface SessionRecord {
   updatedAt: string;
 }
 
+/**
+ * Why an answer ended FAILED (the model side) or INTERRUPTED (the server side): the only values
+ * `Message.error.code` takes.
+ */
+export const MESSAGE_ERROR_CODES = [
+  'UPSTREAM_TIMEOUT',
+  'UPSTREAM_RATE_LIMITED',
+  'UPSTREAM_ERROR',
+  'UPSTREAM_UNAVAILABLE',
+  'UPSTREAM_INCOMPLETE',
+  'UPSTREAM_BAD_RESPONSE',
+  'INTERNAL_ERROR',
+  'SERVER_SHUTDOWN',
+  'GENERATION_LOST',
+  'STORAGE_UNAVAILABLE',
+] as const;
+export type MessageErrorCode = (typeof MESSAGE_ERROR_CODES)[number];
+
 export interface MessageError {
-  code: string;
+  code: MessageErrorCode;
   message: string;
 }
 

@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { createMemoryBackend } from '../../src/infra/backend/memory.js';
 import type { Backend, StreamLog } from '../../src/infra/backend/types.js';
 import type { MessageRecord, SessionRecord, StreamEvent } from '../../src/model.js';
-import { DEFAULT_READER_OPTIONS } from '../../src/services/stream-reader.js';
+import { DEFAULT_READER_OPTIONS } from '../../src/services/streams/stream-reader.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { until } from '../support/wait.js';
 

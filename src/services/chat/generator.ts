@@ -2,6 +2,7 @@ import type { Store } from '../../infra/backend/types.js';
 import type { Logger } from '../../infra/logger.js';
 import type {
   MessageError,
+  MessageErrorCode,
   MessageRecord,
   MessageStatus,
   SessionRecord,
@@ -98,7 +99,10 @@ export class AnswerGenerator {
   }
 }
 
-const STORAGE_CODES: ReadonlySet<string> = new Set(['STORAGE_UNAVAILABLE', 'GENERATION_LOST']);
+const STORAGE_CODES: ReadonlySet<MessageErrorCode> = new Set([
+  'STORAGE_UNAVAILABLE',
+  'GENERATION_LOST',
+]);
 
 function endingOf(
   reason: unknown,

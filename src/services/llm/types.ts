@@ -1,4 +1,4 @@
-import type { TokenUsage } from '../../model.js';
+import type { MessageErrorCode, TokenUsage } from '../../model.js';
 
 export interface ChatTurn {
   role: 'system' | 'user' | 'assistant';
@@ -38,7 +38,7 @@ export class GenerationFailure extends Error {
   readonly retryAfterMs: number | undefined;
 
   constructor(
-    readonly code: string,
+    readonly code: MessageErrorCode,
     message: string,
     options: FailureOptions = {},
   ) {

@@ -85,7 +85,7 @@ function replayBudgetOf(streams: StreamLog): ReplayBudget {
  * the live channel first (buffering), then read the log, then serve live events, falling back to
  * the log whenever a seq is missing, the buffer overflowed, or the channel went quiet.
  *
- * A quiet channel also asks `isGone` whether the message still exists: a reader of a message
+ * A quiet channel also asks `isGone` whether the message and its log still exist: a reader of a message
  * whose data vanished ends with MessageGone instead of waiting for an end nobody will write.
  * A storage outage is waited out for `maxOutageMs`; a replay yields to the event loop between
  * pages and whenever the replays of this log have had REPLAY_SLICE_MS of the current turn, so
@@ -98,7 +98,7 @@ export async function* readStream(
   signal: AbortSignal,
   options: StreamReaderOptions = DEFAULT_READER_OPTIONS,
   drain?: AbortSignal,
-  isGone?: () => Promise<boolean>,
+  isGone?: (lastSeq: number) => Promise<boolean>,
 ): AsyncGenerator<StreamEvent, void, undefined> {
   let lastSeq = afterSeq;
   const budget = replayBudgetOf(streams);
@@ -149,7 +149,7 @@ export async function* readStream(
           await budget.nextTurn();
           continue;
         }
-        if (checkGone && page.length === 0 && isGone && (await isGone())) {
+        if (checkGone && page.length === 0 && isGone && (await isGone(lastSeq))) {
           throw new MessageGone(`message ${messageId} no longer exists`);
         }
         checkGone = false;

@@ -3,6 +3,7 @@ import type { Store, StreamLog } from '../../infra/backend/types.js';
 import {
   FINAL_STATUSES,
   isMessageId,
+  type MessageError,
   type MessageRecord,
   type Principal,
   type StreamEvent,
@@ -124,10 +125,18 @@ export class StreamService {
   }
 
   /** A storage outage is not proof of absence: only a clear "no such message" is. */
-  private async isGone(messageId: string): Promise<boolean> {
+  /**
+   * Gone means no such message, or a log that no longer holds the last event this reader saw
+   * (storage lost it: restarted empty, evicted, or restored from an older snapshot). A storage
+   * outage is not proof of absence.
+   */
+  private async isGone(messageId: string, lastSeq: number): Promise<boolean> {
     try {
       const [message] = await this.store.getMessages([messageId]);
-      return message === null;
+      if (message === null || message === undefined) return true;
+      if (lastSeq === 0) return false;
+      const [seen] = await this.streams.read(messageId, lastSeq - 1, 1);
+      return seen?.seq !== lastSeq;
     } catch {
       return false;
     }
@@ -167,7 +176,7 @@ export class StreamService {
         unsubscribed,
         this.readerOptions,
         drain.signal,
-        () => this.isGone(messageId),
+        (lastSeq) => this.isGone(messageId, lastSeq),
       );
       for await (const event of events) {
         lastSeq = event.seq;
@@ -211,7 +220,7 @@ function interruptedEnd(
   message: MessageRecord,
   lastSeq: number,
   delivered: string,
-  error: { code: string; message: string },
+  error: MessageError,
 ): StreamEvent {
   const snapshot: MessageRecord = { ...message, content: delivered, status: 'INTERRUPTED', error };
   return {

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Unavailable } from '../../src/errors.js';
-import { createMemoryBackend } from '../../src/infra/backend/memory.js';
-import type { StreamLog, Unwatch } from '../../src/infra/backend/types.js';
-import type { StreamEvent } from '../../src/model.js';
+import { Unavailable } from '../../../src/errors.js';
+import { createMemoryBackend } from '../../../src/infra/backend/memory.js';
+import type { StreamLog, Unwatch } from '../../../src/infra/backend/types.js';
+import type { StreamEvent } from '../../../src/model.js';
 import {
   DEFAULT_WRITER_OPTIONS,
   EventWriter,
   StorageOutageTooLong,
-} from '../../src/services/event-writer.js';
-import { until } from '../support/wait.js';
+} from '../../../src/services/streams/event-writer.js';
+import { until } from '../../support/wait.js';
 
 const backend = createMemoryBackend({ streamLogTtlSeconds: 3600 });
 

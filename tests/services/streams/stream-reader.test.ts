@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend, StreamLog, Unwatch } from '../../src/infra/backend/types.js';
-import type { StreamEvent } from '../../src/model.js';
-import { abortableGenerator } from '../../src/services/abortable.js';
+import type { Backend, StreamLog, Unwatch } from '../../../src/infra/backend/types.js';
+import type { StreamEvent } from '../../../src/model.js';
+import { abortableGenerator } from '../../../src/services/streams/abortable.js';
 import {
   DEFAULT_READER_OPTIONS,
   readStream,
   type StreamReaderOptions,
-} from '../../src/services/stream-reader.js';
-import { backendCases } from '../support/backends.js';
+} from '../../../src/services/streams/stream-reader.js';
+import { backendCases } from '../../support/backends.js';
 
 /** Long enough that only a live announcement (or the log read it triggers) can move a reader. */
 const NO_IDLE_POLL: StreamReaderOptions = {
