@@ -268,6 +268,7 @@ const envSchema = z.object({
   HTTP_HEADERS_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: integer(100, 600_000).default(30_000),
   INPUT_GUARD: z.enum(['off', 'flag', 'block']).default('flag'),
+  COST_LIMITING: z.enum(['on', 'off']).default('on'),
 });
 
 /** One OpenAI-compatible endpoint and the models to try on it, in order. */
@@ -375,6 +376,8 @@ export interface LimitsConfig {
     maxBufferedBytes: number;
   };
   inputGuard: 'off' | 'flag' | 'block';
+  /** Off only behind a gateway that limits cost itself (and for the bench's baseline). */
+  costLimiting: boolean;
 }
 
 export class ConfigError extends Error {
@@ -536,6 +539,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         maxBufferedBytes: vars.WS_MAX_BUFFERED_BYTES,
       },
       inputGuard: vars.INPUT_GUARD,
+      costLimiting: vars.COST_LIMITING === 'on',
     },
   };
 }
