@@ -1,6 +1,6 @@
 import type { Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ERROR_CODES } from '../../src/errors.js';
+import { codesOf, withTimeout } from '../support/assertions.js';
 import {
   type GraphQLErrorShape,
   type GraphQLResponse,
@@ -12,24 +12,8 @@ import { startServer, type TestServer } from '../support/server.js';
 
 const API_KEYS = 'alice:key-alice,bob:key-bob,ops:key-ops:admin';
 const VIEWER = '{ viewer { principal scopes } }';
-const WAIT_MS = 10_000;
 
 type Viewer = { viewer: { principal: string; scopes: string[] } };
-
-/** Every error carries one of the contract codes; returns them in order. */
-function codesOf(response: { errors?: readonly GraphQLErrorShape[] }): string[] {
-  const codes = (response.errors ?? []).map((error) => error.extensions?.code);
-  for (const code of codes) expect(ERROR_CODES).toContain(code);
-  return codes as string[];
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), WAIT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** Runs one operation over graphql-ws; rejects with what the client rejects with (CloseEvent or errors). */
 function wsExecute<T>(client: Client, query: string): Promise<GraphQLResponse<T>> {

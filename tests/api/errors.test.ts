@@ -1,8 +1,8 @@
 import type { Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ERROR_CODES } from '../../src/errors.js';
 import { createMemoryBackend } from '../../src/infra/backend/memory.js';
 import type { Backend, Store } from '../../src/infra/backend/types.js';
+import { codesOf, withTimeout } from '../support/assertions.js';
 import {
   collectSse,
   collectWs,
@@ -15,7 +15,6 @@ import {
 } from '../support/client.js';
 import { startServer, type TestServer } from '../support/server.js';
 
-const WAIT_MS = 10_000;
 const MAX_MESSAGE_CHARS = 50;
 
 const CREATE =
@@ -36,22 +35,6 @@ type MessagesData = {
     messages: { edges: { node: { id: string; role: string; content: string; status: string } }[] };
   };
 };
-
-/** The codes of a response's errors; every one must be a contract code. */
-function codesOf(response: { errors?: readonly GraphQLErrorShape[] }): string[] {
-  const codes = (response.errors ?? []).map((error) => error.extensions?.code);
-  expect(codes.length).toBeGreaterThan(0);
-  for (const code of codes) expect(ERROR_CODES).toContain(code);
-  return codes as string[];
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), WAIT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Runs one operation over graphql-ws and returns the errors it was answered with: an `error`

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERROR_CODES } from '../../src/errors.js';
+import { codesOf } from '../support/assertions.js';
 import {
   type CollectedStream,
   collectSse,
@@ -44,12 +44,6 @@ const SEND = /* GraphQL */ `
 const CANCEL = 'mutation ($id: ID!) { cancelMessage(id: $id) { id status content } }';
 const DELETE = 'mutation ($id: ID!) { deleteSession(id: $id) }';
 const SESSIONS = '{ sessions(first: 100) { edges { node { id } } } }';
-
-function codesOf(errors: readonly GraphQLErrorShape[] | undefined): string[] {
-  const codes = (errors ?? []).map((error) => error.extensions?.code);
-  for (const code of codes) expect(ERROR_CODES).toContain(code);
-  return codes as string[];
-}
 
 /** What a caller can observe of a NOT_FOUND answer, with the id it asked for blanked out. */
 function notFoundView(response: GraphQLResponse<unknown>, id: string) {

@@ -5,7 +5,7 @@ import type { GraphQLErrorShape, GraphQLResponse } from './client.js';
 
 export const WAIT_MS = 10_000;
 
-/** Every error carries one of the contract codes; returns them in order. */
+/** Every error carries one of the contract codes; returns them in order (at least one). */
 export function codesOf(
   response: { errors?: readonly GraphQLErrorShape[] } | readonly GraphQLErrorShape[] | undefined,
 ): string[] {
@@ -13,6 +13,7 @@ export function codesOf(
     ? response
     : ((response as { errors?: readonly GraphQLErrorShape[] } | undefined)?.errors ?? []);
   const codes = errors.map((error) => error.extensions?.code);
+  expect(codes.length).toBeGreaterThan(0);
   for (const code of codes) expect(ERROR_CODES).toContain(code);
   return codes as string[];
 }
