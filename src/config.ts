@@ -233,7 +233,6 @@ const envSchema = z.object({
   LLM_FIRST_TOKEN_TIMEOUT_MS: integer(100, 600_000).default(30_000),
   LLM_IDLE_TIMEOUT_MS: integer(100, 600_000).default(30_000),
   LOCAL_LLM_TOKEN_DELAY_MS: integer(0, 10_000).default(30),
-  EMBEDDINGS_MODEL: z.string().min(1).optional(),
   MAX_MESSAGE_CHARS: integer(1, 1_000_000).default(32_000),
   STREAM_LOG_TTL_SECONDS: integer(60, 30 * 24 * 3600).default(24 * 3600),
   MAX_SUBSCRIPTIONS_PER_SOCKET: integer(1, 10_000).default(100),
@@ -331,7 +330,6 @@ export interface Config {
   generation: { leaseMs: number; sweepIntervalMs: number };
   /** How much of an answer, and for how long, is held (and readers wait) while storage is away. */
   storageOutage: { bufferBytes: number; maxMs: number };
-  embeddingsModel: string | undefined;
   maxMessageChars: number;
   streamLogTtlSeconds: number;
   maxSubscriptionsPerSocket: number;
@@ -494,7 +492,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       leaseMs: vars.GENERATION_LEASE_MS,
       sweepIntervalMs: vars.GENERATION_SWEEP_INTERVAL_MS,
     },
-    embeddingsModel: vars.EMBEDDINGS_MODEL,
     maxMessageChars: vars.MAX_MESSAGE_CHARS,
     streamLogTtlSeconds: vars.STREAM_LOG_TTL_SECONDS,
     maxSubscriptionsPerSocket: vars.MAX_SUBSCRIPTIONS_PER_SOCKET,
