@@ -98,7 +98,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     yoga,
     authenticator,
     errors,
+    clientIps: new ClientIpResolver(config.limits.trustedProxies),
+    limits: config.limits.webSocket,
     maxSubscriptionsPerSocket: config.maxSubscriptionsPerSocket,
+    log: log.child({ component: 'websocket' }),
   });
 
   return {

@@ -1,13 +1,28 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ExecutionArgs, GraphQLError } from 'graphql';
-import { CloseCode } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import {
+  CloseCode,
+  type Context,
+  handleProtocols,
+  makeServer,
+  type ServerOptions,
+} from 'graphql-ws';
 import { type WebSocket, WebSocketServer } from 'ws';
+import type { Config } from '../config.js';
 import { isAppError } from '../errors.js';
+import type { Logger } from '../infra/logger.js';
 import type { Principal } from '../model.js';
 import { type Authenticator, credentialFromConnectionParams } from './auth.js';
+import type { ClientIpResolver } from './client-ip.js';
 import type { ErrorMapper } from './errors.js';
+import {
+  ConnectionAdmission,
+  type ConnectionSlot,
+  isRefusal,
+  type Refusal,
+} from './ws-admission.js';
+import { SocketGuard, type SocketLabels, type WatchedSocket } from './ws-guard.js';
 import type { YogaServer } from './yoga.js';
 
 export interface WebSocketOptions {
@@ -15,106 +30,110 @@ export interface WebSocketOptions {
   yoga: YogaServer;
   authenticator: Authenticator;
   errors: ErrorMapper;
+  clientIps: ClientIpResolver;
+  limits: Config['limits']['webSocket'];
   maxSubscriptionsPerSocket: number;
+  log: Logger;
 }
 
-type SocketExtra = { principal?: Principal };
+type SocketExtra = {
+  socket: WebSocket;
+  request: IncomingMessage;
+  slot: ConnectionSlot;
+  watched: WatchedSocket;
+  labels: SocketLabels;
+  principal?: Principal;
+  /** Set at connection_init: no operation can run before it. */
+  context?: SocketContext;
+};
+type SocketContext = Context<Record<string, unknown> | undefined, SocketExtra>;
 
 type EnvelopedRoot = {
   execute: (args: ExecutionArgs) => unknown;
   subscribe: (args: ExecutionArgs) => unknown;
 };
 
+/** How long a refused or shut-down socket may take to answer its close frame. */
+const CLOSE_HANDSHAKE_MS = 1_000;
+
 /**
  * graphql-ws on the HTTP server's port and path. Every operation goes through yoga's envelop
  * pipeline (the same parse, validation rules, context and error masking as HTTP and SSE); a
  * document that fails to parse or validate is answered with an error for that operation only,
- * never by closing the socket and every other stream on it.
+ * never by closing the socket and every other stream on it. Connection caps (ws-admission) and
+ * per-socket limits (ws-guard) apply before graphql-ws sees a message.
  */
 export function attachWebSocketServer(options: WebSocketOptions) {
-  const { yoga, authenticator, errors } = options;
-  const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
-
-  // Registered before graphql-ws's own listener, so every socket is wrapped before it sends.
-  wsServer.on('connection', quietSendFailures);
-  const refuse = (error: unknown) => [errors.mapRequestError(error)];
+  const { limits, log } = options;
+  const wsServer = new WebSocketServer({
+    server: options.httpServer,
+    path: '/graphql',
+    maxPayload: limits.maxPayloadBytes,
+    handleProtocols,
+  });
+  // ws re-emits the HTTP server's errors here; listen() reports them, this keeps them handled.
+  wsServer.on('error', (error) => log.warn({ err: error }, 'websocket server error'));
+  const admission = new ConnectionAdmission(limits);
+  const guard = new SocketGuard(limits, log);
   /**
    * Connected sockets' contexts, to let their operations send `complete` before shutdown closes
    * them. The context, not `ctx.subscriptions`: graphql-ws swaps that object on close.
    */
-  const connected = new Set<{ readonly subscriptions: Readonly<Record<string, unknown>> }>();
+  const connected = new Set<SocketContext>();
+  const protocol = makeServer(graphqlWsOptions(options, admission, guard, connected));
 
-  const disposable = useServer<Record<string, unknown> | undefined, SocketExtra>(
-    {
-      connectionInitWaitTimeout: 10_000,
-      onConnect: (ctx) => {
-        try {
-          ctx.extra.principal = authenticator.authenticate(
-            credentialFromConnectionParams(ctx.connectionParams),
-          );
-          connected.add(ctx);
-          return true;
-        } catch (error) {
-          if (isAppError(error) && error.code === 'UNAUTHENTICATED') {
-            ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
-          }
-          return false; // 4403 Forbidden, unless already closed with 4401
-        }
+  wsServer.on('connection', (socket, request) => {
+    socket.on('error', (error) => log.debug({ err: error }, 'websocket protocol error'));
+    const clientIp = options.clientIps.resolve(
+      request.socket.remoteAddress,
+      request.headers['x-forwarded-for'],
+    );
+    const admitted = admission.admit(clientIp);
+    if (isRefusal(admitted)) return refuse(socket, admitted, { clientIp }, log);
+    const labels: SocketLabels = { clientIp };
+    const watched = guard.watch(socket, labels, () => hasOperations(extra.context));
+    const extra: SocketExtra = { socket, request, slot: admitted, labels, watched };
+    const closed = protocol.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise((resolve) => {
+            if (socket.readyState !== socket.OPEN || !guard.roomToSend(watched)) return resolve();
+            // A send to a peer that just went away fails (EPIPE); its close ends the operations.
+            socket.send(data, () => resolve());
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (received) =>
+          socket.on('message', (data) => {
+            if (!guard.admitMessage(watched)) return;
+            received(String(data)).catch((error: unknown) => {
+              log.error({ err: error }, 'websocket message handling failed');
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            });
+          }),
       },
-      onSubscribe: async (ctx, _id, payload) => {
-        // graphql-ws has already registered this operation: it counts itself.
-        if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerSocket) {
-          return [
-            new GraphQLError(
-              `At most ${options.maxSubscriptionsPerSocket} operations may run on one socket.`,
-              { extensions: { code: 'BAD_USER_INPUT' } },
-            ),
-          ];
-        }
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-          principal: ctx.extra.principal,
-        });
-        try {
-          const document = parse(payload.query);
-          const validationErrors = validate(schema, document);
-          if (validationErrors.length > 0)
-            return validationErrors.map((error: GraphQLError) => errors.mapError(error));
-          const root: EnvelopedRoot = { execute, subscribe };
-          return {
-            schema,
-            document,
-            operationName: payload.operationName,
-            variableValues: payload.variables,
-            contextValue: await contextFactory(),
-            rootValue: root,
-          };
-        } catch (error) {
-          return refuse(error);
-        }
-      },
-      // graphql-ws resolves a send to a socket that is no longer open at once, so a replay to a
-      // peer that left would run to its end without a pause: end the operation instead.
-      onNext: (ctx, id) => {
-        if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) {
-          const operation = ctx.subscriptions[id];
-          if (operation && 'return' in operation) void operation.return(undefined);
-        }
-      },
-      onClose: (ctx) => {
-        connected.delete(ctx);
-      },
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-    },
-    wsServer,
-  );
+      extra,
+    );
+    socket.once('close', (code, reason) => {
+      admission.release(admitted);
+      closed(code, String(reason)).catch((error: unknown) =>
+        log.error({ err: error }, 'websocket close handling failed'),
+      );
+    });
+  });
 
   return {
     wsServer,
+    /** Sockets open now (before and after connection_init). */
+    get openConnections() {
+      return admission.open;
+    },
+    /** Sockets refused by a connection cap since start (1013 or 4429). */
+    get refusedConnections() {
+      return admission.refused;
+    },
+    /** Sockets the guard ended since start, by reason. */
+    closedByGuard: guard.closedBy as Readonly<typeof guard.closedBy>,
     /**
      * Closes every socket with 1001 (Going Away), which graphql-ws clients retry elsewhere, once
      * its operations have sent their `complete` (or after `graceMs`): a client that saw its
@@ -122,25 +141,122 @@ export function attachWebSocketServer(options: WebSocketOptions) {
      */
     close: async (graceMs: number) => {
       const deadline = Date.now() + graceMs;
-      const busy = () => [...connected].some((ctx) => Object.keys(ctx.subscriptions).length > 0);
+      const busy = () => [...connected].some((ctx) => hasOperations(ctx));
       while (busy() && Date.now() < deadline) await sleep(5);
-      await disposable.dispose();
+      guard.stop();
+      const stopped = new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      for (const socket of wsServer.clients) socket.close(1001, 'Going away');
+      const force = setTimeout(() => {
+        for (const socket of wsServer.clients) socket.terminate();
+      }, CLOSE_HANDSHAKE_MS);
+      await stopped;
+      clearTimeout(force);
     },
   };
 }
 
-/**
- * A send to a peer that just went away fails (EPIPE); graphql-ws would print it with a stack
- * through console.error and close with 1011. The socket's own close event already ends its
- * operations, so the failed write is simply dropped.
- */
-function quietSendFailures(socket: WebSocket): void {
-  const send = socket.send.bind(socket) as (...args: unknown[]) => void;
-  Object.assign(socket, {
-    send: (...args: unknown[]) => {
-      const callback = args.at(-1);
-      if (typeof callback !== 'function') return send(...args);
-      return send(...args.slice(0, -1), () => callback());
+/** The graphql-ws hooks: authentication and the per-key cap at connection_init, operations. */
+function graphqlWsOptions(
+  options: WebSocketOptions,
+  admission: ConnectionAdmission,
+  guard: SocketGuard,
+  connected: Set<SocketContext>,
+): ServerOptions<Record<string, unknown> | undefined, SocketExtra> {
+  const { yoga, authenticator, errors, log } = options;
+  const refuse = (error: unknown) => [errors.mapRequestError(error)];
+  return {
+    connectionInitWaitTimeout: options.limits.initTimeoutMs,
+    onConnect: (ctx) => {
+      const { extra } = ctx;
+      try {
+        extra.principal = authenticator.authenticate(
+          credentialFromConnectionParams(ctx.connectionParams),
+        );
+      } catch (error) {
+        if (isAppError(error) && error.code === 'UNAUTHENTICATED') {
+          extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
+        }
+        return false; // 4403 Forbidden, unless already closed with 4401
+      }
+      extra.labels.principal = extra.principal.id;
+      const refusal = admission.authenticated(extra.slot, extra.principal);
+      if (refusal) {
+        log.debug({ reason: refusal.reason, ...extra.labels }, 'websocket refused');
+        extra.socket.close(refusal.code, refusal.message);
+        return false;
+      }
+      extra.context = ctx;
+      connected.add(ctx);
+      return true;
     },
-  });
+    onSubscribe: async (ctx, _id, payload) => {
+      guard.touch(ctx.extra.watched);
+      // graphql-ws has already registered this operation: it counts itself.
+      if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerSocket) {
+        return [
+          new GraphQLError(
+            `At most ${options.maxSubscriptionsPerSocket} operations may run on one socket.`,
+            { extensions: { code: 'BAD_USER_INPUT' } },
+          ),
+        ];
+      }
+      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        ...ctx,
+        req: ctx.extra.request,
+        socket: ctx.extra.socket,
+        params: payload,
+        principal: ctx.extra.principal,
+      });
+      try {
+        const document = parse(payload.query);
+        const validationErrors = validate(schema, document);
+        if (validationErrors.length > 0)
+          return validationErrors.map((error: GraphQLError) => errors.mapError(error));
+        const root: EnvelopedRoot = { execute, subscribe };
+        return {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: await contextFactory(),
+          rootValue: root,
+        };
+      } catch (error) {
+        return refuse(error);
+      }
+    },
+    // A send to a socket that is no longer open resolves at once, so a replay to a peer that
+    // left would run to its end without a pause: end the operation instead.
+    onNext: (ctx, id) => {
+      if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) {
+        const operation = ctx.subscriptions[id];
+        if (operation && 'return' in operation) void operation.return(undefined);
+      }
+    },
+    // The idle clock starts when the last operation ends, not at the sweep that notices it.
+    onComplete: (ctx) => guard.touch(ctx.extra.watched),
+    onError: (ctx) => guard.touch(ctx.extra.watched),
+    onClose: (ctx) => {
+      connected.delete(ctx);
+    },
+    execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+    subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+  };
+}
+
+/**
+ * A refused socket gets its close code at once and never reaches graphql-ws; one that does not
+ * answer the close frame is cut off rather than kept for ws's 30 s closing timeout.
+ */
+function refuse(socket: WebSocket, refusal: Refusal, labels: SocketLabels, log: Logger): void {
+  log.debug({ reason: refusal.reason, ...labels }, 'websocket refused');
+  socket.close(refusal.code, refusal.message);
+  const cutOff = setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_MS);
+  socket.once('close', () => clearTimeout(cutOff));
+}
+
+function hasOperations(ctx: SocketContext | undefined): boolean {
+  if (!ctx) return false;
+  for (const _id in ctx.subscriptions) return true;
+  return false;
 }

@@ -42,6 +42,9 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     MAX_OPERATION_COST: '10000000',
     LOCAL_LLM_TOKEN_DELAY_MS: '1',
     SHUTDOWN_GRACE_MS: '3000',
+    // Tests open many sockets from one address and burst subscriptions on one socket.
+    WS_MAX_CONNECTIONS_PER_PRINCIPAL: '1000',
+    WS_MAX_MESSAGES_PER_SECOND: '100000',
     ...(backend === 'redis' ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix } : {}),
     ...options.env,
   });
