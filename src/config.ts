@@ -262,12 +262,24 @@ const envSchema = z.object({
   WS_PING_INTERVAL_MS: integer(100, 600_000).default(30_000),
   WS_PONG_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   WS_IDLE_TIMEOUT_SECONDS: integer(1, 7 * 24 * 3600).default(3_600),
-  WS_MAX_MESSAGES_PER_SECOND: integer(1, 100_000).default(50),
+  WS_MAX_MESSAGES_PER_SECOND: integer(1, 100_000).default(200),
   WS_MAX_BUFFERED_BYTES: integer(1_024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
   HTTP_HEADERS_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: integer(100, 600_000).default(30_000),
   INPUT_GUARD: z.enum(['off', 'flag', 'block']).default('flag'),
   COST_LIMITING: z.enum(['on', 'off']).default('on'),
+
+  // Retrieval (RAG): chunking, limits and the embeddings endpoint.
+  RAG_CHUNK_TOKENS: integer(32, 8_000).default(400),
+  RAG_CHUNK_OVERLAP: integer(0, 4_000).default(60),
+  RAG_MAX_DOCUMENT_CHARS: integer(1, 10_000_000).default(500_000),
+  RAG_MAX_CHUNKS_PER_DOCUMENT: integer(1, 100_000).default(2_000),
+  RAG_MAX_DOCUMENTS_PER_PRINCIPAL: integer(1, 10_000_000).default(1_000),
+  EMBEDDINGS_MODEL: z.string().min(1).optional(),
+  EMBEDDINGS_BASE_URL: z.url().optional(),
+  EMBEDDINGS_API_KEY: z.string().min(1).optional(),
+  EMBEDDINGS_BATCH_SIZE: integer(1, 2_048).default(64),
+  EMBEDDINGS_TIMEOUT_MS: integer(100, 600_000).default(30_000),
 });
 
 /** One OpenAI-compatible endpoint and the models to try on it, in order. */
@@ -336,6 +348,26 @@ export interface Config {
   shutdownGraceMs: number;
   rateLimit: { points: number; restoreRate: number; maxOperationCost: number };
   limits: LimitsConfig;
+  rag: RagConfig;
+}
+
+/** Retrieval: how documents are chunked and embedded, and how much one principal may store. */
+export interface RagConfig {
+  chunkTokens: number;
+  overlapTokens: number;
+  maxDocumentChars: number;
+  maxChunksPerDocument: number;
+  maxDocumentsPerPrincipal: number;
+  /** Unset: the built-in local (lexical) embedding. */
+  embeddings:
+    | {
+        model: string;
+        baseURL: string | undefined;
+        apiKey: string | undefined;
+        batchSize: number;
+        timeoutMs: number;
+      }
+    | undefined;
 }
 
 /** What protects the server from its callers (the README's "Limits" section). */
@@ -538,5 +570,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       inputGuard: vars.INPUT_GUARD,
       costLimiting: vars.COST_LIMITING === 'on',
     },
+    rag: ragConfig(vars),
+  };
+}
+
+function ragConfig(vars: z.infer<typeof envSchema>): RagConfig {
+  if (vars.RAG_CHUNK_OVERLAP >= vars.RAG_CHUNK_TOKENS) {
+    throw new ConfigError('Invalid RAG_CHUNK_OVERLAP: must be smaller than RAG_CHUNK_TOKENS');
+  }
+  return {
+    chunkTokens: vars.RAG_CHUNK_TOKENS,
+    overlapTokens: vars.RAG_CHUNK_OVERLAP,
+    maxDocumentChars: vars.RAG_MAX_DOCUMENT_CHARS,
+    maxChunksPerDocument: vars.RAG_MAX_CHUNKS_PER_DOCUMENT,
+    maxDocumentsPerPrincipal: vars.RAG_MAX_DOCUMENTS_PER_PRINCIPAL,
+    embeddings: vars.EMBEDDINGS_MODEL
+      ? {
+          model: vars.EMBEDDINGS_MODEL,
+          baseURL: vars.EMBEDDINGS_BASE_URL ?? vars.OPENAI_BASE_URL,
+          apiKey: vars.EMBEDDINGS_API_KEY ?? vars.OPENAI_API_KEY,
+          batchSize: vars.EMBEDDINGS_BATCH_SIZE,
+          timeoutMs: vars.EMBEDDINGS_TIMEOUT_MS,
+        }
+      : undefined,
   };
 }

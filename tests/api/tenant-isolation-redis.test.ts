@@ -140,6 +140,9 @@ describe('crafted ids and corrupt records on the redis backend', () => {
       backend: 'redis',
       env: {
         API_KEYS,
+        // The 1 MB ids must reach the id check, not the 1 MiB body and frame limits.
+        MAX_BODY_BYTES: '4194304',
+        WS_MAX_PAYLOAD_BYTES: '4194304',
         // Both answers stay live (and their session claims in Redis) for the whole file.
         LOCAL_LLM_TOKEN_DELAY_MS: '1000',
         RATE_LIMIT_POINTS: '1000000',
