@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ExecutionArgs, GraphQLError } from 'graphql';
+import type { ExecutionArgs, GraphQLError } from 'graphql';
 import {
   CloseCode,
   type Context,
@@ -10,7 +10,7 @@ import {
 } from 'graphql-ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Config } from '../config.js';
-import { isAppError } from '../errors.js';
+import { BadInput, isAppError } from '../errors.js';
 import type { Logger } from '../infra/logger.js';
 import type { Principal } from '../model.js';
 import { type Authenticator, credentialFromConnectionParams } from './auth.js';
@@ -163,7 +163,8 @@ function graphqlWsOptions(
   connected: Set<SocketContext>,
 ): ServerOptions<Record<string, unknown> | undefined, SocketExtra> {
   const { yoga, authenticator, errors, log } = options;
-  const refuse = (error: unknown) => [errors.mapRequestError(error)];
+  // No HTTP status here: a refused operation is an error result on an open socket.
+  const refuse = (error: unknown) => [errors.mapError(error)];
   return {
     connectionInitWaitTimeout: options.limits.initTimeoutMs,
     onConnect: (ctx) => {
@@ -193,12 +194,11 @@ function graphqlWsOptions(
       guard.touch(ctx.extra.watched);
       // graphql-ws has already registered this operation: it counts itself.
       if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerSocket) {
-        return [
-          new GraphQLError(
+        return refuse(
+          new BadInput(
             `At most ${options.maxSubscriptionsPerSocket} operations may run on one socket.`,
-            { extensions: { code: 'BAD_USER_INPUT' } },
           ),
-        ];
+        );
       }
       const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
         ...ctx,
