@@ -28,6 +28,7 @@ import { PointBuckets } from './services/limits/point-buckets.js';
 import { TokenBudgets } from './services/limits/token-budgets.js';
 import { createLlmChain, type LlmChain } from './services/llm/index.js';
 import { PersonaService } from './services/personas.js';
+import { createRagService } from './services/rag/index.js';
 import { DEFAULT_WRITER_OPTIONS } from './services/streams/event-writer.js';
 import { DEFAULT_READER_OPTIONS } from './services/streams/stream-reader.js';
 import { StreamService } from './services/streams/stream-service.js';
@@ -133,6 +134,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       await answers.shutdown();
       await services.streams.close(config.shutdownGraceMs);
       await webSockets.close(config.shutdownGraceMs);
+      await services.rag.stop();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => httpServer.closeAllConnections(), config.shutdownGraceMs);
         httpServer.close(() => {
@@ -173,6 +175,14 @@ interface ServiceParts {
 async function createServices({ config, backend, llm, breakers, log, now }: ServiceParts) {
   const { store, streams: eventLogs, control, ledger } = backend;
   const personas = new PersonaService(PERSONAS_DIR);
+  const rag = createRagService({
+    config,
+    backend,
+    llm,
+    breakers,
+    log: log.child({ component: 'rag' }),
+  });
+  await rag.start();
   const tokenBudgets = new TokenBudgets({ ledger, budget: config.limits.tokenBudget, now });
   const points = new PointBuckets({
     ledger,
@@ -185,6 +195,7 @@ async function createServices({ config, backend, llm, breakers, log, now }: Serv
     streams: eventLogs,
     control,
     ledger,
+    retriever: rag,
     generator: new AnswerGenerator({
       store,
       llm,
@@ -235,6 +246,7 @@ async function createServices({ config, backend, llm, breakers, log, now }: Serv
     admin: new AdminService(breakers),
     points,
     tokenBudgets,
+    rag,
   };
   return { services, answers, recovery };
 }

@@ -75,6 +75,8 @@ export interface MessageRecord {
   completedAt: string | null;
   /** Input-guard flags of a user message (absent on records stored before flags existed). */
   flags?: string[];
+  /** The chunks that grounded an assistant message (absent without RAG). */
+  sources?: RetrievedChunkRecord[];
 }
 
 export interface DeltaEvent {
@@ -181,3 +183,35 @@ const MESSAGE_ID = /^msg_[0-9a-f]{32}$/;
 
 export const isSessionId = (id: string) => SESSION_ID.test(id);
 export const isMessageId = (id: string) => MESSAGE_ID.test(id);
+
+/* Retrieval (RAG): documents, their chunks, and the chunks that grounded an answer. */
+
+/** A document as clients see it; its chunks and their embeddings are stored beside it. */
+export interface DocumentRecord {
+  id: string;
+  principal: string;
+  collection: string;
+  title: string;
+  chunkCount: number;
+  createdAt: string;
+  /** The caller's id for the source; re-ingesting it in the same collection replaces this one. */
+  sourceId: string | null;
+  metadata: unknown;
+  /** Changes with every ingest of this id, so an index can tell a version it already holds. */
+  revision: string;
+  /** The model its chunks were embedded with. */
+  embeddingModel: string;
+}
+
+/** One retrieved chunk: its text, its document, and its fused score (0–1, higher is better). */
+export interface RetrievedChunkRecord {
+  id: string;
+  document: DocumentRecord;
+  text: string;
+  score: number;
+}
+
+export const DEFAULT_COLLECTION = 'default';
+
+const DOCUMENT_ID = /^doc_[0-9a-f]{32}$/;
+export const isDocumentId = (id: string) => DOCUMENT_ID.test(id);

@@ -51,8 +51,9 @@ builder.node(MessageRef, {
     usage: t.expose('usage', { type: TokenUsageRef, nullable: true }),
     sources: t.field({
       type: [RetrievedChunkRef],
-      description: 'Chunks that grounded the answer (empty without RAG).',
-      resolve: () => [],
+      description:
+        'Chunks that grounded the answer, numbered [1], [2]… in this order (empty without RAG).',
+      resolve: (message) => message.sources ?? [],
     }),
     flags: t.stringList({
       description:

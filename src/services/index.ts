@@ -4,6 +4,7 @@ import type { HealthService } from './health.js';
 import type { PointBuckets } from './limits/point-buckets.js';
 import type { TokenBudgets } from './limits/token-budgets.js';
 import type { PersonaService } from './personas.js';
+import type { RagService } from './rag/rag-service.js';
 import type { StreamService } from './streams/stream-service.js';
 
 /** Everything a resolver may call, built once by the composition root. */
@@ -15,4 +16,5 @@ export interface Services {
   admin: AdminService;
   points: PointBuckets;
   tokenBudgets: TokenBudgets;
+  rag: RagService;
 }

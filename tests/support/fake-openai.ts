@@ -54,8 +54,31 @@ const DEFAULT_SCRIPT: UpstreamScript = {
   usage: { prompt_tokens: 12, completion_tokens: 4 },
 };
 
+/** One POST /v1/embeddings as it arrived. */
+export interface EmbeddingRequest {
+  body: { model: string; input: string | string[]; encoding_format?: 'float' | 'base64' };
+}
+
+const EMBEDDING_DIMENSIONS = 64;
+
+/** A deterministic, lexical embedding: hashed lower-case words, L2-normalised. */
+export function fakeEmbedding(text: string): number[] {
+  const vector = new Array<number>(EMBEDDING_DIMENSIONS).fill(0);
+  for (const word of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) {
+    let hash = 0;
+    for (const char of word) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
+    vector[hash % EMBEDDING_DIMENSIONS]! += 1;
+  }
+  const norm = Math.hypot(...vector) || 1;
+  return vector.map((value) => value / norm);
+}
+
 export class FakeOpenAI {
   readonly requests: RecordedRequest[] = [];
+  /** Embedding requests are kept apart, so chat request indexes stay what tests expect. */
+  readonly embeddingRequests: EmbeddingRequest[] = [];
+  /** While set, /v1/embeddings answers this HTTP status (a JSON error body). */
+  embeddingsFailure: number | undefined;
   private readonly queue: UpstreamScript[] = [];
   private defaultScript: UpstreamScript = DEFAULT_SCRIPT;
   private readonly modelQueues = new Map<string, UpstreamScript[]>();
@@ -146,6 +169,13 @@ export class FakeOpenAI {
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const bodyChunks: Buffer[] = [];
     for await (const chunk of request) bodyChunks.push(chunk as Buffer);
+    if (request.url?.endsWith('/embeddings')) {
+      this.embed(
+        JSON.parse(Buffer.concat(bodyChunks).toString()) as EmbeddingRequest['body'],
+        response,
+      );
+      return;
+    }
     let markClosed: () => void = () => {};
     const recorded: RecordedRequest = {
       path: request.url ?? '',
@@ -189,6 +219,42 @@ export class FakeOpenAI {
       return;
     }
     await this.stream(recorded, script, response);
+  }
+
+  /** The real wire format: { object: 'list', data: [{ object, index, embedding }], model, usage }. */
+  private embed(body: EmbeddingRequest['body'], response: ServerResponse): void {
+    this.embeddingRequests.push({ body });
+    if (this.embeddingsFailure !== undefined) {
+      response.writeHead(this.embeddingsFailure, { 'content-type': 'application/json' });
+      response.end(
+        JSON.stringify({
+          error: { message: 'fake embeddings error', type: 'server_error', code: null },
+        }),
+      );
+      return;
+    }
+    const inputs = Array.isArray(body.input) ? body.input : [body.input];
+    const data = inputs.map((text, index) => {
+      const vector = fakeEmbedding(text);
+      return {
+        object: 'embedding',
+        index,
+        embedding:
+          body.encoding_format === 'base64'
+            ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
+            : vector,
+      };
+    });
+    const tokens = inputs.reduce((sum, text) => sum + Math.ceil(text.length / 4), 0);
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(
+      JSON.stringify({
+        object: 'list',
+        data,
+        model: body.model,
+        usage: { prompt_tokens: tokens, total_tokens: tokens },
+      }),
+    );
   }
 
   private async stream(

@@ -1,4 +1,5 @@
 import type { MessageRecord, SessionRecord, StreamEvent } from '../../model.js';
+import { MemoryDocumentStore } from './memory-documents.js';
 import { MemoryLedger } from './memory-ledger.js';
 import type {
   Backend,
@@ -259,6 +260,7 @@ export function createMemoryBackend(options: { streamLogTtlSeconds: number }): B
     streams,
     control: new MemoryControlBus(),
     ledger: new MemoryLedger(),
+    documents: new MemoryDocumentStore(),
     ping: async () => {},
     close: async () => streams.close(),
   };

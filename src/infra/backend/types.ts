@@ -1,4 +1,4 @@
-import type { MessageRecord, SessionRecord, StreamEvent } from '../../model.js';
+import type { DocumentRecord, MessageRecord, SessionRecord, StreamEvent } from '../../model.js';
 import type { Ledger } from './ledger.js';
 
 /**
@@ -87,7 +87,78 @@ export interface Backend {
   readonly streams: StreamLog;
   readonly control: ControlBus;
   readonly ledger: Ledger;
+  readonly documents: DocumentStore;
   /** Resolves when the backend answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/* Retrieval documents: records, their chunks with embeddings, and a feed of their changes. */
+
+export interface StoredChunk {
+  id: string;
+  text: string;
+  /** The embedding of `text`, of the collection's dimension. */
+  embedding: number[];
+}
+
+/** Which embedding model a collection's vectors come from; one per collection. */
+export interface CollectionEmbedding {
+  model: string;
+  dimensions: number;
+}
+
+export interface DocumentCommit {
+  document: DocumentRecord;
+  chunks: StoredChunk[];
+  embedding: CollectionEmbedding;
+  /** The id the source's key held when the commit was prepared (null: none). */
+  replaces: string | null;
+  maxDocumentsPerPrincipal: number;
+}
+
+export type CommitOutcome =
+  | { status: 'committed' }
+  /** The source key changed meanwhile (a concurrent ingest): prepare again. */
+  | { status: 'conflict' }
+  | { status: 'too-many-documents' }
+  | { status: 'embedding-mismatch'; existing: CollectionEmbedding };
+
+/** One entry of the change feed: a document to read again (it may since be gone). */
+export interface DocumentChange {
+  documentId: string;
+}
+
+export interface DocumentListEntry {
+  id: string;
+  /** Position in the principal's list, newest first; a page continues strictly below it. */
+  key: number;
+}
+
+/**
+ * Documents and chunks as stored. A commit or a delete changes every record of one document and
+ * appends to the change feed in one atomic step, so no reader ever sees half of one.
+ */
+export interface DocumentStore {
+  /** The id of the document `sourceId` names in the principal's collection, if any. */
+  findBySource(principal: string, collection: string, sourceId: string): Promise<string | null>;
+  getDocuments(ids: readonly string[]): Promise<(DocumentRecord | null)[]>;
+  /** A document's chunks, in order; null when it is gone. */
+  getChunks(documentId: string): Promise<StoredChunk[] | null>;
+  commit(commit: DocumentCommit): Promise<CommitOutcome>;
+  /** Removes the document and its chunks; false when it was already gone. */
+  delete(document: DocumentRecord): Promise<boolean>;
+  countDocuments(principal: string): Promise<number>;
+  collectionEmbedding(principal: string, collection: string): Promise<CollectionEmbedding | null>;
+  listDocuments(
+    principal: string,
+    page: { collection: string | undefined; beforeKey: number | undefined; limit: number },
+  ): Promise<DocumentListEntry[]>;
+  /** Every stored document id, in pages (to build an index at start). */
+  allDocumentIds(): AsyncIterable<string[]>;
+  /**
+   * Changes from now on, at least once and in order per document (a feed that skipped some calls
+   * `onGap`, and the caller reads everything again).
+   */
+  watchChanges(onChange: (change: DocumentChange) => void, onGap: () => void): Promise<Unwatch>;
 }

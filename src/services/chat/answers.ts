@@ -6,6 +6,7 @@ import {
   FINAL_STATUSES,
   type MessageRecord,
   type Principal,
+  type RetrievedChunkRecord,
   type SentMessages,
   type SessionRecord,
 } from '../../model.js';
@@ -25,8 +26,22 @@ export interface Caller {
   log: Logger;
 }
 
+/** What grounds an answer in documents (`sendMessage(input: { rag })`). */
+export interface Retriever {
+  retrieve(
+    principal: Principal,
+    input: { query: string; collection?: string | null; k?: number | null },
+  ): Promise<{ chunks: RetrievedChunkRecord[] }>;
+}
+
+export interface RagOptions {
+  collection?: string | null;
+  k?: number | null;
+}
+
 export interface AnswerLifecycleOptions {
   store: Store;
+  retriever: Retriever;
   streams: StreamLog;
   control: ControlBus;
   ledger: Ledger;
@@ -89,15 +104,23 @@ export class AnswerLifecycle {
     caller: Caller,
     content: string,
     flags: string[] = [],
+    rag?: RagOptions | null,
   ): Promise<SentMessages> {
     const { store, generator, ledger, leaseMs } = this.options;
     if (generator.unavailable)
       throw new Unavailable('No model is available right now; retry shortly.');
+    // Retrieved with the user's message before anything is stored or claimed.
+    const sources = rag
+      ? (await this.options.retriever.retrieve(caller.principal, { query: content, ...rag })).chunks
+      : [];
     const userMessage = {
       ...newMessageRecord(session, caller.principal, 'USER', content, 'COMPLETED'),
       ...(flags.length > 0 ? { flags } : {}),
     };
-    const assistant = newMessageRecord(session, caller.principal, 'ASSISTANT', '', 'STREAMING');
+    const assistant: MessageRecord = {
+      ...newMessageRecord(session, caller.principal, 'ASSISTANT', '', 'STREAMING'),
+      ...(rag ? { sources } : {}),
+    };
     const undo: (() => Promise<unknown>)[] = [];
     try {
       const busyWith = await store.claimSession(session.id, assistant.id, leaseMs);
@@ -116,7 +139,7 @@ export class AnswerLifecycle {
         );
       }
       undo.push(() => ledger.releaseGeneration(caller.ledgerKey, assistant.id));
-      const turns = await generator.contextFor(session, content);
+      const turns = await generator.contextFor(session, content, sources);
       const tokens = await this.reserveTokens(caller, turns);
       if (tokens) undo.push(() => this.options.tokenBudgets.settle(tokens, 0));
       await store.leaseGeneration(assistant.id, Date.now() + leaseMs);

@@ -12,7 +12,7 @@ import {
 } from '../../model.js';
 import type { PersonaService } from '../personas.js';
 import type { StreamService } from '../streams/stream-service.js';
-import type { AnswerLifecycle, Caller } from './answers.js';
+import type { AnswerLifecycle, Caller, RagOptions } from './answers.js';
 import type { InputGuard } from './input-guard.js';
 import { newSessionId } from './records.js';
 
@@ -95,7 +95,7 @@ export class ChatService {
 
   async sendMessage(
     caller: Caller,
-    input: { sessionId: string; content: string },
+    input: { sessionId: string; content: string; rag?: RagOptions | null },
   ): Promise<SentMessages> {
     this.assertAccepting();
     const { maxMessageChars } = this.parts.options;
@@ -110,7 +110,7 @@ export class ChatService {
     }
     const flags = this.parts.inputGuard.check(input.content);
     const session = await this.ownedSession(caller.principal, input.sessionId);
-    const sent = await this.parts.answers.admit(session, caller, input.content, flags);
+    const sent = await this.parts.answers.admit(session, caller, input.content, flags, input.rag);
     if (flags.length > 0) {
       caller.log.warn({ messageId: sent.userMessage.id, flags }, 'input guard flagged a message');
     }

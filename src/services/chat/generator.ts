@@ -5,12 +5,14 @@ import type {
   MessageErrorCode,
   MessageRecord,
   MessageStatus,
+  RetrievedChunkRecord,
   SessionRecord,
   TokenUsage,
 } from '../../model.js';
 import { type ChatTurn, GenerationFailure, type LlmChain } from '../llm/index.js';
 import { countUsage } from '../llm/usage.js';
 import type { PersonaService } from '../personas.js';
+import { groundingTurn } from '../rag/prompt.js';
 import { type EventWriter, StorageOutageTooLong, StreamLost } from '../streams/event-writer.js';
 
 /** Why a generation was stopped from outside; the reason decides the final status. */
@@ -47,8 +49,15 @@ export class AnswerGenerator {
     return this.options.llm.unavailable;
   }
 
-  /** The persona's system prompt, the session's last messages a model can use, then `question`. */
-  async contextFor(session: SessionRecord, question: string): Promise<ChatTurn[]> {
+  /**
+   * The persona's system prompt, the session's last messages a model can use, the retrieved
+   * sources (numbered, with the instruction to cite them) when there are any, then `question`.
+   */
+  async contextFor(
+    session: SessionRecord,
+    question: string,
+    sources: readonly RetrievedChunkRecord[] = [],
+  ): Promise<ChatTurn[]> {
     const { store, personas, historyMessages: limit } = this.options;
     const persona = personas.find(session.persona) ?? personas.resolve(undefined);
     const [count = 0] = await store.countMessages([session.id]);
@@ -59,6 +68,7 @@ export class AnswerGenerator {
       .filter((message): message is MessageRecord => message !== null)
       .filter(usableInContext)
       .slice(-(limit - 1));
+    const grounding = groundingTurn(sources);
     return [
       { role: 'system', content: persona.systemPrompt },
       ...history.map(
@@ -67,6 +77,7 @@ export class AnswerGenerator {
           content: message.content,
         }),
       ),
+      ...(grounding ? [grounding] : []),
       { role: 'user', content: question },
     ];
   }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Breaker } from '../../breakers.js';
 import type { Backend, ControlBus, Unwatch } from '../types.js';
 import { connectRedis, createGuard, startHeartbeat } from './connection.js';
+import { RedisDocumentStore } from './documents.js';
 import { redisKeys } from './keys.js';
 import { RedisLedger } from './ledger.js';
 import { RedisStore } from './store.js';
@@ -51,6 +52,7 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
     streams: new RedisStreamLog(commands, pubsub, keys, options.streamLogTtlSeconds, guarded),
     control,
     ledger: new RedisLedger(commands, keys, guarded),
+    documents: new RedisDocumentStore(commands, pubsub, keys, guarded),
     // Not through the breaker: readiness must see Redis itself, and must not count against it.
     ping: async () => {
       await unguarded(() => commands.ping());

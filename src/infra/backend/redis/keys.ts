@@ -32,6 +32,35 @@ export function redisKeys(prefix: string) {
     ledgerGenerations: (principal: string) => `${prefix}ledger:${principal}:generations`,
     /** PUB/SUB channel: cancel requests, heard by every instance. */
     cancelChannel: `${prefix}control:cancel`,
+
+    /*
+     * Retrieval documents. A commit or delete touches every key of one document in one Lua
+     * script, which also appends to the change feed; every instance's search index follows the
+     * feed (and reads everything at start).
+     */
+    /** STRING: the DocumentRecord as JSON. */
+    document: (documentId: string) => `${prefix}doc:${documentId}`,
+    /** STRING: the document's chunks as JSON [{ id, text, e }], e = float32 embedding, base64. */
+    documentChunks: (documentId: string) => `${prefix}doc:${documentId}:chunks`,
+    /** ZSET: a principal's document ids, scored by creation order (newest = highest). */
+    principalDocuments: (principal: string) => `${prefix}principal:${principal}:docs`,
+    /** ZSET: the same, for one collection. */
+    collectionDocuments: (principal: string, collection: string) =>
+      `${prefix}principal:${principal}:collection:${collection}:docs`,
+    /** HASH: `<collection>/<sourceId>` → the document id that source is stored as. */
+    documentSources: (principal: string) => `${prefix}principal:${principal}:doc-sources`,
+    /** HASH: collection → JSON { model, dimensions } of its embeddings (one model per collection). */
+    collectionEmbeddings: (principal: string) => `${prefix}principal:${principal}:collections`,
+    /** HASH: collection → how many documents it holds (its embedding entry goes with the last). */
+    collectionSizes: (principal: string) => `${prefix}principal:${principal}:collection-sizes`,
+    /** SET: every document id (what a new instance builds its index from). */
+    allDocuments: `${prefix}docs`,
+    /** STRING counter: the next document creation-order score. */
+    documentOrder: `${prefix}counter:doc-order`,
+    /** STREAM, MAXLEN ~10000: the change feed; field `d` = the id of a document that changed. */
+    documentChanges: `${prefix}docs:changes`,
+    /** PUB/SUB channel: the doorbell for new feed entries (readers also poll every second). */
+    documentChangesChannel: `${prefix}docs:changed`,
   };
 }
 
