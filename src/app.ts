@@ -86,6 +86,8 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       points: services.points,
       errors,
     }),
+    operationLimits: { ...config.limits.operation, hideSuggestions: config.production },
+    cors: { origins: config.limits.corsOrigins, production: config.production },
     log,
   });
   let draining = false;
@@ -93,6 +95,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     yoga,
     health: services.health,
     isDraining: () => draining,
+    limits: config.limits.http,
   });
   const webSockets = attachWebSocketServer({
     httpServer,

@@ -8,8 +8,10 @@ import type { Principal } from '../model.js';
 import type { Services } from '../services/index.js';
 import { type Authenticator, credentialFromHeaders } from './auth.js';
 import type { ClientIpResolver } from './client-ip.js';
+import { type CorsSettings, corsPolicy } from './cors.js';
 import { type ErrorMapper, isGraphQLError, withContractCode } from './errors.js';
 import { renderSelfHostedGraphiQL } from './graphiql.js';
+import { type OperationLimits, useHostileOperations } from './hostile-operations.js';
 import { useOperationLog } from './operation-log.js';
 
 export interface YogaOptions {
@@ -21,6 +23,8 @@ export interface YogaOptions {
   introspection: boolean;
   clientIps: ClientIpResolver;
   costLimits: Plugin<Context>;
+  operationLimits: OperationLimits;
+  cors: CorsSettings;
   log: Logger;
 }
 
@@ -42,9 +46,15 @@ export function createYogaServer(options: YogaOptions) {
     graphiql: options.introspection ? { title: 'Parley', subscriptionsProtocol: 'SSE' } : false,
     renderGraphiQL: renderSelfHostedGraphiQL,
     logging: false,
+    batching:
+      options.operationLimits.batchLimit > 0
+        ? { limit: options.operationLimits.batchLimit }
+        : false,
+    cors: corsPolicy(options.cors),
     maskedErrors: { maskError: (error) => errors.mapError(error) },
     plugins: [
       errors.useContractErrors(),
+      useHostileOperations(options.operationLimits),
       ...(options.introspection ? [] : [useNoIntrospection()]),
       options.costLimits,
       useContractCodes(),
