@@ -124,6 +124,42 @@ export function createErrorMapper(rootLog: Logger) {
 export type ErrorMapper = ReturnType<typeof createErrorMapper>;
 
 /**
+ * A refusal of a hostile operation: BAD_USER_INPUT with HTTP 400 whatever the client accepts
+ * (graphql-armor's own errors carry no code and leave yoga to answer 200), and on graphql-ws an
+ * error for that one operation.
+ */
+export function refusal(message: string): GraphQLError {
+  // yoga marks every parse error `spec` (answered 200 to legacy `Accept: application/json`
+  // clients) by assigning `http.spec ||= true`: this one ignores the assignment.
+  const http = Object.defineProperty({ status: 400 }, 'spec', { get: () => false, set: () => {} });
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http } });
+}
+
+/** The body of a refusal answered before GraphQL runs (body size, content type). */
+export function refusalBody(message: string) {
+  return { errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] };
+}
+
+/** Request errors (parse, validation, variables) leave yoga without a code: give them theirs. */
+export function useRequestErrorCodes(): Plugin {
+  return {
+    onResultProcess({ result, setResult }) {
+      if (Symbol.asyncIterator in result) return;
+      const withCodes = (single: ExecutionResult): ExecutionResult =>
+        single.errors
+          ? {
+              ...single,
+              errors: single.errors.map((error) =>
+                isGraphQLError(error) ? withContractCode(error) : error,
+              ),
+            }
+          : single;
+      setResult(Array.isArray(result) ? result.map(withCodes) : withCodes(result));
+    },
+  };
+}
+
+/**
  * Only a plain HTTP response has a status of its own to set: an SSE stream and a graphql-ws
  * operation carry a refusal as an error result (and `extensions.http` would only leak).
  */

@@ -5,6 +5,7 @@ import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { type ExecutionResult, GraphQLError, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { refusal } from './errors.js';
 
 export interface OperationLimits {
   maxDepth: number;
@@ -24,18 +25,6 @@ export interface OperationLimits {
  * costs. 2,000 tokens allow 64,000 characters, far more than any real operation needs.
  */
 const DOCUMENT_CHARS_PER_TOKEN = 32;
-
-/**
- * A refusal of a hostile operation: BAD_USER_INPUT with HTTP 400 whatever the client accepts
- * (graphql-armor's own errors carry no code and leave yoga to answer 200), and on graphql-ws an
- * error for that one operation.
- */
-function refusal(message: string): GraphQLError {
-  // yoga marks every parse error `spec` (answered 200 to legacy `Accept: application/json`
-  // clients) by assigning `http.spec ||= true`: this one ignores the assignment.
-  const http = Object.defineProperty({ status: 400 }, 'spec', { get: () => false, set: () => {} });
-  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http } });
-}
 
 /** graphql-armor's options: its refusal becomes ours, thrown at once (validation goes no further). */
 function armored(n: number) {

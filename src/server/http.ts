@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { HealthService } from '../services/health.js';
+import { refusalBody } from './errors.js';
 import type { YogaServer } from './yoga.js';
 
 export interface HttpLimits {
@@ -42,7 +43,7 @@ function sendRefusal(response: ServerResponse, status: number, message: string, 
   sendJson(
     response,
     status,
-    { errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] },
+    refusalBody(message),
     // The body is left unread: closing after the answer is cheaper than draining it.
     close ? { connection: 'close' } : {},
   );

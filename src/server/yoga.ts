@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { type ExecutionResult, type GraphQLSchema, NoSchemaIntrospectionCustomRule } from 'graphql';
+import { type GraphQLSchema, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { type Context, createContext, requestIdFrom } from '../context.js';
 import type { Backend } from '../infra/backend/types.js';
@@ -9,7 +9,7 @@ import type { Services } from '../services/index.js';
 import { type Authenticator, credentialFromHeaders } from './auth.js';
 import type { ClientIpResolver } from './client-ip.js';
 import { type CorsSettings, corsPolicy } from './cors.js';
-import { type ErrorMapper, isGraphQLError, withContractCode } from './errors.js';
+import { type ErrorMapper, useRequestErrorCodes } from './errors.js';
 import { renderSelfHostedGraphiQL } from './graphiql.js';
 import { type OperationLimits, useHostileOperations } from './hostile-operations.js';
 import { useOperationLog } from './operation-log.js';
@@ -57,7 +57,7 @@ export function createYogaServer(options: YogaOptions) {
       useHostileOperations(options.operationLimits),
       ...(options.introspection ? [] : [useNoIntrospection()]),
       options.costLimits,
-      useContractCodes(),
+      useRequestErrorCodes(),
       useOperationLog(log.isLevelEnabled('info')),
     ],
     context: ({ request, req, principal }): Context => {
@@ -93,25 +93,6 @@ function useNoIntrospection(): Plugin {
   return {
     onValidate({ addValidationRule }) {
       addValidationRule(NoSchemaIntrospectionCustomRule);
-    },
-  };
-}
-
-/** Request errors (parse, validation, variables) leave yoga without a code: give them theirs. */
-function useContractCodes(): Plugin {
-  return {
-    onResultProcess({ result, setResult }) {
-      if (Symbol.asyncIterator in result) return;
-      const withCodes = (single: ExecutionResult): ExecutionResult =>
-        single.errors
-          ? {
-              ...single,
-              errors: single.errors.map((error) =>
-                isGraphQLError(error) ? withContractCode(error) : error,
-              ),
-            }
-          : single;
-      setResult(Array.isArray(result) ? result.map(withCodes) : withCodes(result));
     },
   };
 }
