@@ -6,7 +6,11 @@ let counter: Promise<CountTokens> | undefined;
 
 /** Loaded on first use: the encoding tables cost start-up time a server with usage never needs. */
 function loadCounter(): Promise<CountTokens> {
-  counter ??= import('gpt-tokenizer').then((tokenizer) => tokenizer.countTokens);
+  // Special tokens in a caller's text (`<|endoftext|>`) are counted as the plain text they are:
+  // the tokenizer would otherwise throw on them.
+  counter ??= import('gpt-tokenizer').then(
+    (tokenizer) => (text: string) => tokenizer.countTokens(text, { disallowedSpecial: new Set() }),
+  );
   return counter;
 }
 
