@@ -105,7 +105,8 @@ export class AnswerGenerator {
     } catch (error) {
       ending = endingOf(signal.aborted ? signal.reason : error, messageId, log);
     }
-    usage ??= await countUsage(turns, writer.text);
+    // A count that fails must not leave the answer unended: it is then simply unknown.
+    usage ??= await countUsage(turns, writer.text).catch(() => null);
     return { ...ending, model, usage };
   }
 }
