@@ -1,4 +1,4 @@
-import { Agent, request } from 'node:http';
+import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 
 /**
  * GraphQL over HTTP with node:http and a keep-alive agent: the cheapest real client Node has, so
@@ -6,6 +6,7 @@ import { Agent, request } from 'node:http';
  */
 export interface HttpResponse {
   status: number;
+  headers: IncomingHttpHeaders;
   body: string;
 }
 
@@ -55,7 +56,11 @@ function postOnce(
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
         );
         response.on('error', reject);
       },

@@ -65,11 +65,29 @@ export async function measured<T>(
   label: string,
   work: () => Promise<T>,
 ): Promise<{ result: T; stats: ProcessStats }> {
+  const { result, stats } = await measuredTogether([{ server, label }], context, work);
+  return { result, stats: stats[0]! };
+}
+
+/**
+ * One measured window on several servers at once (an A/B pair under the same load at the same
+ * moment): every counter is reset before `work` starts and read after it ends, each server
+ * profiled to its own label; the stats come back in the order of `servers`.
+ */
+export async function measuredTogether<T>(
+  servers: readonly { server: Child<ProbeMethods>; label: string }[],
+  context: ScenarioContext,
+  work: () => Promise<T>,
+): Promise<{ result: T; stats: ProcessStats[] }> {
   context.signal.throwIfAborted();
-  await server.call('resetStats');
-  if (context.profile) await server.call('profileStart');
+  const each = (step: (target: (typeof servers)[number]) => Promise<unknown>) =>
+    Promise.all(servers.map(step));
+  await each(({ server }) => server.call('resetStats'));
+  if (context.profile) await each(({ server }) => server.call('profileStart'));
   const result = await work();
-  const stats = await server.call('stats');
-  if (context.profile) await server.call('profileStop', context.profilePath(label));
+  const stats = await Promise.all(servers.map(({ server }) => server.call('stats')));
+  if (context.profile) {
+    await each(({ server, label }) => server.call('profileStop', context.profilePath(label)));
+  }
   return { result, stats };
 }

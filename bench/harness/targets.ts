@@ -68,6 +68,30 @@ export interface TargetOptions {
 }
 
 /**
+ * The point bucket at the largest size and refill config allows (10 M points, 10 M a second):
+ * no bench load comes near it (the query scenario's 50 connections spend well under 1 M points a
+ * second), so the cost limiting runs in full on every operation and never refuses one.
+ */
+export const POINT_BUCKET_ENV = {
+  RATE_LIMIT_POINTS: '10000000',
+  RATE_LIMIT_RESTORE_RATE: '10000000',
+  MAX_OPERATION_COST: '10000000',
+} as const;
+
+/**
+ * Per-principal admission limits well above what a scenario opens at once (every bench client is
+ * one principal): seeding runs ten answers at once, fan-out holds a thousand subscriptions, idle
+ * thousands of sockets.
+ */
+const ADMISSION_ENV = {
+  MAX_CONCURRENT_GENERATIONS: '10000',
+  MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '100000',
+  WS_MAX_CONNECTIONS: '1000000',
+  WS_MAX_CONNECTIONS_PER_PRINCIPAL: '100000',
+  WS_MAX_MESSAGES_PER_SECOND: '100000',
+} as const;
+
+/**
  * Parley as deployed: production mode (API keys required, masked errors, introspection off),
  * warnings and errors logged, generous limits so the bench measures streaming, not refusals.
  */
@@ -85,9 +109,8 @@ export async function startParley(options: TargetOptions): Promise<ServerTarget<
     LLM_FIRST_TOKEN_TIMEOUT_MS: '600000',
     LLM_IDLE_TIMEOUT_MS: '600000',
     SHUTDOWN_GRACE_MS: '2000',
-    RATE_LIMIT_POINTS: '10000000',
-    RATE_LIMIT_RESTORE_RATE: '10000000',
-    MAX_OPERATION_COST: '10000000',
+    ...POINT_BUCKET_ENV,
+    ...ADMISSION_ENV,
     ...(options.backend === 'redis'
       ? { REDIS_URL: options.redisUrl, REDIS_KEY_PREFIX: keyPrefix }
       : {}),

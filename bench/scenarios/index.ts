@@ -1,10 +1,19 @@
 import type { Scenario } from '../harness/scenario.js';
 import { fanout } from './fanout.js';
 import { idle } from './idle.js';
+import { protection } from './protection.js';
 import { query } from './query.js';
 import { resilience } from './resilience.js';
 import { soak } from './soak.js';
 import { ttft } from './ttft.js';
 
 /** Every scenario, in the order `npm run bench` runs them. A new one is one line here. */
-export const SCENARIOS: readonly Scenario[] = [query, fanout, ttft, idle, soak, resilience];
+export const SCENARIOS: readonly Scenario[] = [
+  query,
+  protection,
+  fanout,
+  ttft,
+  idle,
+  soak,
+  resilience,
+];

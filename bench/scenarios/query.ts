@@ -2,17 +2,17 @@ import type { StoredSession } from '../baselines/bare-yoga.js';
 import { createAgent, graphqlData } from '../harness/graphql-http.js';
 import { AUTH_HEADERS, SESSION_MESSAGES_QUERY } from '../harness/parley-api.js';
 import { eachBackend } from '../harness/per-backend.js';
+import {
+  cpuPerRequest,
+  type QueryTiming,
+  runQueryLoad,
+  sessionQueryPlan,
+  type Throughput,
+  throughput,
+} from '../harness/query-load.js';
 import { type Figure, measured, type Scenario, type ScenarioContext } from '../harness/scenario.js';
 import { seedSessions } from '../harness/seed.js';
-import { summarize } from '../harness/stats.js';
-import {
-  type BackendKind,
-  startBareYoga,
-  startLoad,
-  startParley,
-  type Upstream,
-} from '../harness/targets.js';
-import type { QueryLoadMethods, QueryLoadPlan, QueryLoadResult } from '../load/http-queries.js';
+import { type BackendKind, startBareYoga, startParley, type Upstream } from '../harness/targets.js';
 
 /**
  * `session { messages(first: 20) { … } }` over HTTP from 50 keep-alive connections, against
@@ -21,8 +21,7 @@ import type { QueryLoadMethods, QueryLoadPlan, QueryLoadResult } from '../load/h
 const SESSIONS = 10;
 const TURNS = 10; // 20 messages per session: the page the query asks for is full
 const CONNECTIONS = 50;
-const WARMUP_MS = 1_500;
-const DURATION_MS = 6_000;
+const TIMING: QueryTiming = { connections: CONNECTIONS, warmupMs: 1_500, durationMs: 6_000 };
 
 interface SessionPage {
   session: { messages: { edges: { node: StoredSession['messages'][number] }[] } } | null;
@@ -45,42 +44,6 @@ async function readSessions(httpUrl: string, ids: readonly string[]): Promise<St
   return sessions;
 }
 
-function loadPlan(
-  url: string,
-  headers: Record<string, string>,
-  ids: readonly string[],
-): QueryLoadPlan {
-  return {
-    url,
-    headers,
-    bodies: ids.map((id) => JSON.stringify({ query: SESSION_MESSAGES_QUERY, variables: { id } })),
-    connections: CONNECTIONS,
-    warmupMs: WARMUP_MS,
-    durationMs: DURATION_MS,
-  };
-}
-
-async function runLoad(plan: QueryLoadPlan): Promise<QueryLoadResult> {
-  const load = await startLoad<QueryLoadMethods>('query-load', 'load/http-queries.ts');
-  try {
-    return await load.call('run', plan);
-  } finally {
-    await load.stop();
-  }
-}
-
-function throughput(result: QueryLoadResult) {
-  const latency = summarize(result.latenciesMs);
-  return {
-    requestsPerSecond: result.requests / (result.elapsedMs / 1000),
-    p50: latency.p50,
-    p99: latency.p99,
-    requests: result.requests,
-    errors: result.errors,
-    firstError: result.firstError,
-  };
-}
-
 async function runBackend(context: ScenarioContext, backend: BackendKind, upstream: Upstream) {
   const parley = await startParley({
     backend,
@@ -89,7 +52,7 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
   });
   let ids: string[];
   let stored: StoredSession[];
-  let ours: ReturnType<typeof throughput>;
+  let ours: Throughput;
   let oursCpuMs: number;
   try {
     ids = await seedSessions(parley.httpUrl, SESSIONS, TURNS);
@@ -98,7 +61,7 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
       `${backend}: ${ids.length} sessions of ${stored[0]?.messages.length} messages; measuring Parley`,
     );
     const run = await measured(parley.child, context, `${backend}-parley`, () =>
-      runLoad(loadPlan(parley.httpUrl, AUTH_HEADERS, ids)),
+      runQueryLoad(sessionQueryPlan(parley.httpUrl, AUTH_HEADERS, ids, TIMING)),
     );
     ours = throughput(run.result);
     oursCpuMs = run.stats.cpuMs;
@@ -108,7 +71,7 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
   }
 
   const bare = await startBareYoga();
-  let baseline: ReturnType<typeof throughput>;
+  let baseline: Throughput;
   let bareCpuMs: number;
   let sameAnswer: boolean;
   try {
@@ -118,7 +81,7 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
       JSON.stringify(stored.slice(0, 1));
     context.log(`${backend}: measuring bare yoga (same answer: ${sameAnswer})`);
     const run = await measured(bare.child, context, `${backend}-bare`, () =>
-      runLoad(loadPlan(bare.httpUrl, {}, ids)),
+      runQueryLoad(sessionQueryPlan(bare.httpUrl, {}, ids, TIMING)),
     );
     baseline = throughput(run.result);
     bareCpuMs = run.stats.cpuMs;
@@ -127,7 +90,6 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
     await bare.stop();
   }
 
-  const cpuPerRequest = (cpuMs: number, requests: number) => (cpuMs * 1000) / Math.max(1, requests);
   const figures: Figure[] = [
     {
       backend,
@@ -168,9 +130,7 @@ export const query: Scenario = {
       {
         sessions: SESSIONS,
         messagesPerSession: TURNS * 2,
-        connections: CONNECTIONS,
-        warmupMs: WARMUP_MS,
-        durationMs: DURATION_MS,
+        ...TIMING,
       },
       (backend, upstream) => runBackend(context, backend, upstream),
     ),
