@@ -1,13 +1,7 @@
 import type { Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { codesOf, withTimeout } from '../support/assertions.js';
-import {
-  type GraphQLErrorShape,
-  type GraphQLResponse,
-  gql,
-  sseClient,
-  wsClient,
-} from '../support/client.js';
+import { type GraphQLResponse, gql, sseClient, wsClient } from '../support/client.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 const API_KEYS = 'alice:key-alice,bob:key-bob,ops:key-ops:admin';

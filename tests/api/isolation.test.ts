@@ -6,7 +6,6 @@ import {
   type CollectedStream,
   collectSse,
   collectWs,
-  type GraphQLErrorShape,
   type GraphQLResponse,
   gql,
   gqlData,

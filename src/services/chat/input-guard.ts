@@ -6,6 +6,7 @@ export type InputGuardMode = 'off' | 'flag' | 'block';
 export const PROMPT_INJECTION_FLAG = 'PROMPT_INJECTION_SUSPECTED';
 
 /** C0 controls and DEL, except tab and newline: nothing a person types, often an exploit. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its job.
 const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B-\u001F\u007F]/;
 
 /**
