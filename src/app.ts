@@ -81,11 +81,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     errors,
     introspection: config.introspection,
     clientIps: new ClientIpResolver(config.limits.trustedProxies),
-    costLimits: useCostLimits({
-      model: new CostModel(COST_MODEL),
-      points: services.points,
-      errors,
-    }),
+    // Off (COST_LIMITING=off) only behind a gateway that limits cost itself.
+    costLimits: config.limits.costLimiting
+      ? useCostLimits({ model: new CostModel(COST_MODEL), points: services.points, errors })
+      : undefined,
     operationLimits: { ...config.limits.operation, hideSuggestions: config.production },
     cors: { origins: config.limits.corsOrigins, production: config.production },
     log,

@@ -22,7 +22,7 @@ export interface YogaOptions {
   errors: ErrorMapper;
   introspection: boolean;
   clientIps: ClientIpResolver;
-  costLimits: Plugin<Context>;
+  costLimits: Plugin<Context> | undefined;
   operationLimits: OperationLimits;
   cors: CorsSettings;
   log: Logger;
@@ -56,7 +56,7 @@ export function createYogaServer(options: YogaOptions) {
       errors.useContractErrors(),
       useHostileOperations(options.operationLimits),
       ...(options.introspection ? [] : [useNoIntrospection()]),
-      options.costLimits,
+      ...(options.costLimits ? [options.costLimits] : []),
       useRequestErrorCodes(),
       useOperationLog(log.isLevelEnabled('info')),
     ],

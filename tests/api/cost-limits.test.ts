@@ -268,3 +268,20 @@ describe('anonymous callers are counted per client IP', () => {
     }
   });
 });
+
+describe('COST_LIMITING=off', () => {
+  it('computes, charges and reports nothing: no extensions.cost, no RateLimit headers, no refusal', async () => {
+    const server = await startServer({
+      env: { COST_LIMITING: 'off', RATE_LIMIT_POINTS: '1', MAX_OPERATION_COST: '1' },
+    });
+    try {
+      const response = await gql(server, 'mutation { createSession(input: {}) { id } }');
+      expect(response.status).toBe(200);
+      expect(response.errors).toBeUndefined();
+      expect(costOf(response)).toBeUndefined();
+      expect(response.headers.get('ratelimit-limit')).toBeNull();
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -217,35 +217,47 @@ class CostWalk {
     const { cost, listSize } = this.model.weightsOf(field);
     const named = getNamedType(field.type);
     const own = cost ?? (isCompositeType(named) ? 1 : 0);
-    const args = this.measured ? {} : getArgumentValues(field, node, this.variables);
+    // Arguments matter only to a list's size: most fields skip coercing them.
+    const slicing = !this.measured && listSize?.slicingArguments?.length;
+    const args = slicing ? getArgumentValues(field, node, this.variables) : {};
     const slice = this.measured ? 0 : this.model.sliceOf(listSize, args);
     const childSized =
       listSize?.sizedFields && listSize.sizedFields.length > 0
         ? { names: listSize.sizedFields, slice }
         : undefined;
-    const children = (item: unknown) =>
-      isCompositeType(named) && node.selectionSet
-        ? this.selectionCost(named, node.selectionSet, item, childSized)
-        : 0;
+    const selected = isCompositeType(named) && node.selectionSet ? named : undefined;
     const isList = isListType(getNullableType(field.type));
     if (this.measured) {
       if (data === null || data === undefined) return own;
-      if (isList && Array.isArray(data)) {
-        return data.reduce<number>(
-          (sum, item) => sum + own + (item === null ? 0 : children(item)),
-          0,
-        );
+      if (!isList || !Array.isArray(data)) {
+        return own + this.childrenCost(selected, node, data, childSized);
       }
-      return own + children(data);
+      let total = 0;
+      for (const item of data) {
+        total += own + (item === null ? 0 : this.childrenCost(selected, node, item, childSized));
+      }
+      return total;
     }
-    const itemCost = own + children(undefined);
+    const itemCost = own + this.childrenCost(selected, node, undefined, childSized);
     if (!isList) return itemCost;
     const sizedBySlice = sizedFields?.names.includes(name);
     const count = sizedBySlice ? sizedFields!.slice : childSized ? 1 : slice;
     return count * itemCost;
   }
 
+  private childrenCost(
+    type: GraphQLCompositeType | undefined,
+    node: FieldNode,
+    data: unknown,
+    sizedFields: { names: readonly string[]; slice: number } | undefined,
+  ): number {
+    return type && node.selectionSet
+      ? this.selectionCost(type, node.selectionSet, data, sizedFields)
+      : 0;
+  }
+
   private included(selection: SelectionSetNode['selections'][number]): boolean {
+    if (!selection.directives?.length) return true;
     const skip = getDirectiveValues(GraphQLSkipDirective, selection, this.variables);
     if (skip?.if === true) return false;
     const include = getDirectiveValues(GraphQLIncludeDirective, selection, this.variables);

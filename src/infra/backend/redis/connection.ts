@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis, ReplyError } from 'ioredis';
 import { Unavailable } from '../../../errors.js';
 import { type Breaker, BreakerOpenError } from '../../breakers.js';
@@ -78,4 +79,31 @@ export function startHeartbeat(redis: Redis): () => void {
   }, HEARTBEAT_INTERVAL_MS);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+const scriptShas = new Map<string, string>();
+
+/**
+ * Runs a Lua script by its SHA (EVALSHA), sending its text only when Redis does not have it
+ * yet (NOSCRIPT: first use, or after a restart). EVAL would send the whole script with every
+ * call, once per token for the event log's append.
+ */
+export async function evalScript(
+  redis: Redis,
+  lua: string,
+  numberOfKeys: number,
+  ...args: (string | number)[]
+): Promise<unknown> {
+  let sha = scriptShas.get(lua);
+  if (!sha) {
+    sha = createHash('sha1').update(lua).digest('hex');
+    scriptShas.set(lua, sha);
+  }
+  try {
+    return await redis.evalsha(sha, numberOfKeys, ...args);
+  } catch (error) {
+    const noScript = error instanceof Error && error.message.startsWith('NOSCRIPT');
+    if (!(error instanceof ReplyError) || !noScript) throw error;
+    return redis.eval(lua, numberOfKeys, ...args);
+  }
 }

@@ -11,7 +11,7 @@ import type {
   StoredChunk,
   Unwatch,
 } from '../types.js';
-import type { Guard } from './connection.js';
+import { evalScript, type Guard } from './connection.js';
 import type { RedisKeys } from './keys.js';
 
 /** The change feed keeps about this many entries; a reader further behind rebuilds. */
@@ -121,7 +121,8 @@ export class RedisDocumentStore implements DocumentStore {
       e: encodeVector(chunk.embedding),
     }));
     return this.guarded(async () => {
-      const reply = (await this.redis.eval(
+      const reply = (await evalScript(
+        this.redis,
         COMMIT_SCRIPT,
         10,
         ...this.documentKeys(document),
@@ -146,7 +147,8 @@ export class RedisDocumentStore implements DocumentStore {
 
   delete(document: DocumentRecord): Promise<boolean> {
     return this.guarded(async () => {
-      const removed = await this.redis.eval(
+      const removed = await evalScript(
+        this.redis,
         DELETE_SCRIPT,
         10,
         ...this.documentKeys(document),

@@ -7,7 +7,7 @@ import {
   type TokenPolicy,
   type TokenState,
 } from '../ledger.js';
-import type { Guard } from './connection.js';
+import { evalScript, type Guard } from './connection.js';
 import type { RedisKeys } from './keys.js';
 
 /**
@@ -133,7 +133,8 @@ export class RedisLedger implements Ledger {
     now: number,
   ): Promise<boolean> {
     return this.guarded(async () => {
-      const acquired = await this.redis.eval(
+      const acquired = await evalScript(
+        this.redis,
         ACQUIRE_SCRIPT,
         1,
         this.keys.ledgerGenerations(key),
@@ -165,7 +166,8 @@ export class RedisLedger implements Ledger {
   private points(key: string, asked: number, policy: BucketPolicy, now: number) {
     return this.guarded(
       () =>
-        this.redis.eval(
+        evalScript(
+          this.redis,
           POINTS_SCRIPT,
           1,
           this.keys.ledger(key),
@@ -184,7 +186,8 @@ export class RedisLedger implements Ledger {
     [mode, tokens, reserved, windowStart]: [string, number, number, number],
   ): Promise<TokenState> {
     const [allowed, used, start] = (await this.guarded(() =>
-      this.redis.eval(
+      evalScript(
+        this.redis,
         TOKENS_SCRIPT,
         1,
         this.keys.ledger(key),

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { MessageRecord, SessionRecord } from '../../../model.js';
 import type { MessagePageRequest, SessionListEntry, Store } from '../types.js';
-import type { Guard } from './connection.js';
+import { evalScript, type Guard } from './connection.js';
 import type { RedisKeys } from './keys.js';
 
 const CLAIM_SCRIPT = `
@@ -169,7 +169,8 @@ export class RedisStore implements Store {
 
   claimSession(sessionId: string, holder: string, ttlMs: number): Promise<string | null> {
     return this.guarded(async () => {
-      const current = await this.redis.eval(
+      const current = await evalScript(
+        this.redis,
         CLAIM_SCRIPT,
         1,
         this.keys.sessionClaim(sessionId),
@@ -182,7 +183,8 @@ export class RedisStore implements Store {
 
   renewSessionClaim(sessionId: string, holder: string, ttlMs: number): Promise<boolean> {
     return this.guarded(async () => {
-      const renewed = await this.redis.eval(
+      const renewed = await evalScript(
+        this.redis,
         RENEW_SCRIPT,
         1,
         this.keys.sessionClaim(sessionId),
@@ -195,7 +197,7 @@ export class RedisStore implements Store {
 
   releaseSession(sessionId: string, holder: string): Promise<void> {
     return this.guarded(async () => {
-      await this.redis.eval(RELEASE_SCRIPT, 1, this.keys.sessionClaim(sessionId), holder);
+      await evalScript(this.redis, RELEASE_SCRIPT, 1, this.keys.sessionClaim(sessionId), holder);
     });
   }
 
@@ -225,7 +227,8 @@ export class RedisStore implements Store {
 
   takeExpiredGeneration(messageId: string, now: number): Promise<boolean> {
     return this.guarded(async () => {
-      const removed = await this.redis.eval(
+      const removed = await evalScript(
+        this.redis,
         TAKE_EXPIRED_SCRIPT,
         1,
         this.keys.generationLeases,

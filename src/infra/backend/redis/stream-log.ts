@@ -2,7 +2,7 @@ import type { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Redis } from 'ioredis';
 import type { StreamEvent } from '../../../model.js';
 import type { StreamLog, Unwatch } from '../types.js';
-import type { Guard } from './connection.js';
+import { evalScript, type Guard } from './connection.js';
 import type { RedisKeys } from './keys.js';
 
 /**
@@ -56,7 +56,8 @@ export class RedisStreamLog implements StreamLog {
     if (events.length === 0) return Promise.resolve();
     const pairs = events.flatMap((event) => [String(event.seq), JSON.stringify(event)]);
     return this.guarded(async () => {
-      await this.redis.eval(
+      await evalScript(
+        this.redis,
         APPEND_SCRIPT,
         1,
         this.keys.eventLog(messageId),
