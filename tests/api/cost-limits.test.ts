@@ -102,6 +102,14 @@ describe.each<BackendKind>(['memory', 'redis'])('query cost on the %s backend', 
     expect(costOf(response)?.remaining).toBe(before - 14);
   });
 
+  it('a slicing argument from a variable is counted per request, also for a document seen before', async () => {
+    const query = 'query ($n: Int) { sessions(first: $n) { edges { node { id } } } }';
+    const costs = [];
+    for (const n of [2, 10, 2]) costs.push(costOf(await gql(server, query, { n }))?.requested);
+    // 1 + n × (edge 1 + node 1)
+    expect(costs).toEqual([5, 21, 5]);
+  });
+
   it('over the maximum: COST_LIMIT_EXCEEDED with the requested cost, 400, and no resolver runs', async () => {
     const store = server.app.backend.store;
     const listSessions = store.listSessions.bind(store);

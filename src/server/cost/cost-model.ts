@@ -17,6 +17,7 @@ import {
   Kind,
   type SelectionSetNode,
   typeFromAST,
+  type ValueNode,
 } from 'graphql';
 
 /**
@@ -67,24 +68,45 @@ export interface OperationRequest {
 
 export class CostModel {
   private readonly weights = new WeakMap<GraphQLField<unknown, unknown>, FieldWeights>();
+  /**
+   * Static costs of documents whose cost no variable can change, by operation name: yoga hands
+   * the same parsed document to every request with the same text.
+   */
+  private readonly fixedCosts = new WeakMap<DocumentNode, Map<string, number>>();
 
   constructor(private readonly options: CostModelOptions) {}
 
   /** The cost computed from the document and variables alone, before anything runs. */
   staticCost(request: OperationRequest): number {
-    return this.measure(request, undefined);
+    const name = request.operationName ?? '';
+    const known = this.fixedCosts.get(request.document)?.get(name);
+    if (known !== undefined) return known;
+    const walk = this.walk(request, undefined);
+    const cost = walk?.total ?? 0;
+    if (walk && !walk.usedVariables) {
+      let byName = this.fixedCosts.get(request.document);
+      if (!byName) {
+        byName = new Map();
+        this.fixedCosts.set(request.document, byName);
+      }
+      byName.set(name, cost);
+    }
+    return cost;
   }
 
   /** The same weights applied to the data a result really holds. */
   actualCost(request: OperationRequest, data: unknown): number {
-    return this.measure(request, data ?? null);
+    return this.walk(request, data ?? null)?.total ?? 0;
   }
 
-  private measure(request: OperationRequest, data: unknown): number {
+  private walk(
+    request: OperationRequest,
+    data: unknown,
+  ): { total: number; usedVariables: boolean } | undefined {
     const operation = getOperationAST(request.document, request.operationName ?? undefined);
-    if (!operation) return 0;
+    if (!operation) return undefined;
     const root = request.schema.getRootType(operation.operation);
-    if (!root) return 0;
+    if (!root) return undefined;
     const fragments = new Map<string, FragmentDefinitionNode>();
     for (const definition of request.document.definitions) {
       if (definition.kind === Kind.FRAGMENT_DEFINITION) {
@@ -99,7 +121,8 @@ export class CostModel {
       data !== undefined,
     );
     const base = operation.operation === 'mutation' ? MUTATION_BASE_COST : 0;
-    return base + walk.selectionCost(root, operation.selectionSet, data, undefined);
+    const total = base + walk.selectionCost(root, operation.selectionSet, data, undefined);
+    return { total, usedVariables: walk.usedVariables };
   }
 
   /** @cost and @listSize of a field, as the directives plugin records them in its extensions. */
@@ -142,6 +165,9 @@ function valueAt(args: Record<string, unknown>, path: string): unknown {
 
 /** One walk over one operation; static when `measured` is false, over result data otherwise. */
 class CostWalk {
+  /** Whether a variable decided anything (a slicing argument, a @skip/@include condition). */
+  usedVariables = false;
+
   /** Static costs of fragment spreads by fragment and type: a fan-out is counted, not re-walked. */
   private readonly fragmentCosts = new Map<string, number>();
 
@@ -219,6 +245,9 @@ class CostWalk {
     const own = cost ?? (isCompositeType(named) ? 1 : 0);
     // Arguments matter only to a list's size: most fields skip coercing them.
     const slicing = !this.measured && listSize?.slicingArguments?.length;
+    if (slicing && node.arguments?.some((argument) => hasVariable(argument.value))) {
+      this.usedVariables = true;
+    }
     const args = slicing ? getArgumentValues(field, node, this.variables) : {};
     const slice = this.measured ? 0 : this.model.sliceOf(listSize, args);
     const childSized =
@@ -258,6 +287,13 @@ class CostWalk {
 
   private included(selection: SelectionSetNode['selections'][number]): boolean {
     if (!selection.directives?.length) return true;
+    if (
+      selection.directives.some((directive) =>
+        directive.arguments?.some((a) => hasVariable(a.value)),
+      )
+    ) {
+      this.usedVariables = true;
+    }
     const skip = getDirectiveValues(GraphQLSkipDirective, selection, this.variables);
     if (skip?.if === true) return false;
     const include = getDirectiveValues(GraphQLIncludeDirective, selection, this.variables);
@@ -270,6 +306,13 @@ function fieldOf(type: GraphQLCompositeType, name: string) {
   return 'getFields' in type
     ? (type.getFields()[name] as GraphQLField<unknown, unknown> | undefined)
     : undefined;
+}
+
+function hasVariable(value: ValueNode): boolean {
+  if (value.kind === Kind.VARIABLE) return true;
+  if (value.kind === Kind.LIST) return value.values.some(hasVariable);
+  if (value.kind === Kind.OBJECT) return value.fields.some((field) => hasVariable(field.value));
+  return false;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
