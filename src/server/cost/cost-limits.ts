@@ -23,9 +23,6 @@ export interface CostReport {
   resetAt: string;
 }
 
-/** The last report of each HTTP request, for its RateLimit headers. */
-const reportsByRequest = new WeakMap<Request, CostReport>();
-
 /**
  * Query-cost rate limiting on every transport (HTTP, SSE, graphql-ws run the same envelop
  * pipeline): before any resolver runs, the operation's static cost is computed; over the maximum
@@ -90,8 +87,7 @@ export function useCostLimits(options: CostLimitsOptions): Plugin<Context> {
   }
 
   function refusal(error: GraphQLError, report: CostReport, context: Context): ExecutionResult {
-    remember(context, report);
-    return { errors: [error], extensions: { cost: report } };
+    return { errors: [error], extensions: extensionsOf(context, report) };
   }
 
   return {
@@ -114,18 +110,16 @@ export function useCostLimits(options: CostLimitsOptions): Plugin<Context> {
                   .catch(() => state)
               : state;
           const report = reportOf(requested, actual, settled);
-          remember(args.contextValue, report);
-          setResult({ ...result, extensions: { ...result.extensions, cost: report } });
+          setResult({
+            ...result,
+            extensions: { ...result.extensions, ...extensionsOf(args.contextValue, report) },
+          });
         },
       };
     },
     async onSubscribe({ args, setResultAndStopExecution }) {
       const charged = await charge(requestOf(args), args.contextValue);
       if ('refusal' in charged) setResultAndStopExecution(charged.refusal);
-    },
-    onResponse({ request, response }) {
-      const report = reportsByRequest.get(request);
-      if (report) setRateLimitHeaders(response.headers, report);
     },
   };
 }
@@ -144,21 +138,32 @@ function requestOf(args: {
   };
 }
 
-function remember(context: Context, report: CostReport): void {
+/**
+ * `extensions.cost`, and for a plain HTTP response its RateLimit headers through yoga's
+ * `extensions.http` (which yoga applies to the response and never serialises). SSE and
+ * graphql-ws results carry the report only.
+ */
+function extensionsOf(context: Context, report: CostReport): Record<string, unknown> {
   const request = (context as { request?: Request }).request;
-  if (request) reportsByRequest.set(request, report);
+  const plainHttp =
+    request !== undefined && !request.headers.get('accept')?.includes('text/event-stream');
+  return plainHttp
+    ? { cost: report, http: { headers: rateLimitHeaders(report) } }
+    : { cost: report };
 }
 
 /**
  * What most clients parse today (RateLimit-Limit/-Remaining/-Reset, in points and seconds),
  * and the IETF draft's structured fields (draft-ietf-httpapi-ratelimit-headers-11).
  */
-function setRateLimitHeaders(headers: Headers, report: CostReport): void {
+function rateLimitHeaders(report: CostReport): Record<string, string> {
   const resetSeconds = Math.max(0, Math.ceil((Date.parse(report.resetAt) - Date.now()) / 1000));
   const windowSeconds = Math.ceil(report.limit / report.restoreRate);
-  headers.set('RateLimit-Limit', String(report.limit));
-  headers.set('RateLimit-Remaining', String(report.remaining));
-  headers.set('RateLimit-Reset', String(resetSeconds));
-  headers.set('RateLimit-Policy', `"points";q=${report.limit};w=${windowSeconds}`);
-  headers.set('RateLimit', `"points";r=${report.remaining};t=${resetSeconds}`);
+  return {
+    'RateLimit-Limit': String(report.limit),
+    'RateLimit-Remaining': String(report.remaining),
+    'RateLimit-Reset': String(resetSeconds),
+    'RateLimit-Policy': `"points";q=${report.limit};w=${windowSeconds}`,
+    RateLimit: `"points";r=${report.remaining};t=${resetSeconds}`,
+  };
 }
