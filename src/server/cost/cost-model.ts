@@ -73,6 +73,10 @@ export class CostModel {
    * the same parsed document to every request with the same text.
    */
   private readonly fixedCosts = new WeakMap<DocumentNode, Map<string, number>>();
+  private readonly fragments = new WeakMap<
+    DocumentNode,
+    ReadonlyMap<string, FragmentDefinitionNode>
+  >();
 
   constructor(private readonly options: CostModelOptions) {}
 
@@ -107,22 +111,31 @@ export class CostModel {
     if (!operation) return undefined;
     const root = request.schema.getRootType(operation.operation);
     if (!root) return undefined;
-    const fragments = new Map<string, FragmentDefinitionNode>();
-    for (const definition of request.document.definitions) {
-      if (definition.kind === Kind.FRAGMENT_DEFINITION) {
-        fragments.set(definition.name.value, definition);
-      }
-    }
     const walk = new CostWalk(
       this,
       request.schema,
-      fragments,
+      this.fragmentsOf(request.document),
       request.variables ?? {},
       data !== undefined,
     );
     const base = operation.operation === 'mutation' ? MUTATION_BASE_COST : 0;
     const total = base + walk.selectionCost(root, operation.selectionSet, data, undefined);
     return { total, usedVariables: walk.usedVariables };
+  }
+
+  /** A document's fragments by name, found once per parsed document. */
+  private fragmentsOf(document: DocumentNode): ReadonlyMap<string, FragmentDefinitionNode> {
+    let fragments = this.fragments.get(document);
+    if (!fragments) {
+      const found = new Map<string, FragmentDefinitionNode>();
+      for (const definition of document.definitions) {
+        if (definition.kind === Kind.FRAGMENT_DEFINITION)
+          found.set(definition.name.value, definition);
+      }
+      fragments = found;
+      this.fragments.set(document, fragments);
+    }
+    return fragments;
   }
 
   /** @cost and @listSize of a field, as the directives plugin records them in its extensions. */
