@@ -59,10 +59,14 @@ export interface App {
 /** The composition root: every client, store and service is built here, once. */
 export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   const log = overrides.log ?? createLogger(config.logLevel);
-  const breakers = new BreakerRegistry(config.breakers, log.child({ component: 'breakers' }));
+  const breakers = new BreakerRegistry({
+    config: config.breakers,
+    log: log.child({ component: 'breakers' }),
+  });
   const backend = overrides.backend ?? (await createBackend(config, breakers));
   const llm =
-    overrides.llm ?? createLlmChain(config.llm, breakers, log.child({ component: 'llm' }));
+    overrides.llm ??
+    createLlmChain({ llm: config.llm, breakers, log: log.child({ component: 'llm' }) });
   const { services, answers, recovery } = await createServices({
     config,
     backend,

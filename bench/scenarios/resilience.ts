@@ -70,8 +70,8 @@ async function measureLlm(
   signal: AbortSignal,
 ): Promise<{ direct: number; wrapped: number }> {
   const provider = new InstantProvider();
-  const chain = new LlmChain(
-    [
+  const chain = new LlmChain({
+    links: [
       {
         provider,
         breaker: breakers.create('llm:bench:instant', {
@@ -81,9 +81,9 @@ async function measureLlm(
         }),
       },
     ],
-    RETRY,
-    pino({ level: 'silent' }),
-  );
+    retry: RETRY,
+    log: pino({ level: 'silent' }),
+  });
   const neverCancelled = new AbortController().signal;
   const direct = () => drain(provider.stream());
   const wrapped = () => drain(chain.stream(TURNS, neverCancelled));
@@ -124,10 +124,10 @@ export const resilience: Scenario = {
   description: 'cost of the breaker/retry/fallback wrapper per upstream call vs a direct call',
   budgetSeconds: 240,
   async run(context: ScenarioContext) {
-    const breakers = new BreakerRegistry(
-      { preset: 'production', ...RESILIENCE_PRESETS.production },
-      pino({ level: 'silent' }),
-    );
+    const breakers = new BreakerRegistry({
+      config: { preset: 'production', ...RESILIENCE_PRESETS.production },
+      log: pino({ level: 'silent' }),
+    });
     const { measurements, signal } = context;
     try {
       if (context.backends.includes('memory')) {

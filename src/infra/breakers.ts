@@ -97,10 +97,13 @@ export class Breaker {
 export class BreakerRegistry {
   private readonly breakers = new Map<string, Breaker>();
 
-  constructor(
-    private readonly config: BreakerConfig,
-    private readonly log: Logger,
-  ) {}
+  private readonly config: BreakerConfig;
+  private readonly log: Logger;
+
+  constructor(parts: { config: BreakerConfig; log: Logger }) {
+    this.config = parts.config;
+    this.log = parts.log;
+  }
 
   create(name: string, options: BreakerOptions): Breaker {
     const existing = this.breakers.get(name);

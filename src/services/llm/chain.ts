@@ -36,11 +36,15 @@ export class LlmChain implements LlmProvider {
   readonly model: string;
   readonly describe: string;
 
-  constructor(
-    private readonly links: readonly ChainLink[],
-    private readonly retry: RetrySettings,
-    private readonly log: Logger,
-  ) {
+  private readonly links: readonly ChainLink[];
+  private readonly retry: RetrySettings;
+  private readonly log: Logger;
+
+  constructor(parts: { links: readonly ChainLink[]; retry: RetrySettings; log: Logger }) {
+    const { links } = parts;
+    this.links = links;
+    this.retry = parts.retry;
+    this.log = parts.log;
     if (links.length === 0) throw new Error('an LLM chain needs at least one link');
     this.model = links[0]!.provider.model;
     this.describe = links.map((link) => link.provider.describe).join(', then ');

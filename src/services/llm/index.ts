@@ -10,19 +10,25 @@ export type { ChatTurn, LlmChunk, LlmProvider } from './types.js';
 export { GenerationFailure } from './types.js';
 
 /** The configured chain: the local responder, or every endpoint's models, each behind a breaker. */
-export function createLlmChain(
-  llm: Config['llm'],
-  breakers: BreakerRegistry,
-  log: Logger,
-): LlmChain {
+export function createLlmChain({
+  llm,
+  breakers,
+  log,
+}: {
+  llm: Config['llm'];
+  breakers: BreakerRegistry;
+  log: Logger;
+}): LlmChain {
   const breakerOptions = { kind: 'llm', timeout: false, isOutage: isLlmOutage } as const;
   if (llm.provider === 'local') {
     const provider = new LocalProvider(llm.localTokenDelayMs);
-    return new LlmChain(
-      [{ provider, breaker: breakers.create(`llm:local:${provider.model}`, breakerOptions) }],
-      llm.retry,
+    return new LlmChain({
+      links: [
+        { provider, breaker: breakers.create(`llm:local:${provider.model}`, breakerOptions) },
+      ],
+      retry: llm.retry,
       log,
-    );
+    });
   }
   const links = llm.endpoints.flatMap((endpoint) =>
     endpoint.models.map((model) => ({
@@ -38,5 +44,5 @@ export function createLlmChain(
       breaker: breakers.create(`llm:${endpoint.name}:${model}`, breakerOptions),
     })),
   );
-  return new LlmChain(links, llm.retry, log);
+  return new LlmChain({ links, retry: llm.retry, log });
 }
