@@ -1,4 +1,5 @@
 import { type AnyOrama, create, insert, remove, search } from '@orama/orama';
+import { ENGLISH_STOP_WORDS } from './stop-words.js';
 import type { IndexedChunk, IndexScope, SearchHit, SearchIndex, SearchRequest } from './types.js';
 
 interface Partition {
@@ -44,7 +45,10 @@ export class OramaSearchIndex implements SearchIndex {
       partition = {
         scope: { ...scope },
         dimensions,
-        db: create({ schema: { text: 'string', embedding: `vector[${dimensions}]` } as const }),
+        db: create({
+          schema: { text: 'string', embedding: `vector[${dimensions}]` } as const,
+          components: { tokenizer: { stopWords: [...ENGLISH_STOP_WORDS] } },
+        }),
         documents: 0,
       };
       this.partitions.set(key, partition);
