@@ -59,7 +59,7 @@ export function useCostLimits(options: CostLimitsOptions): Plugin<Context> {
     if (requested > points.maximum) {
       const state = await debit(context.ledgerKey, 0);
       const error = errors.mapRequestError(new CostLimitExceeded(requested, points.maximum));
-      return { refusal: refusal(error, reportOf(requested, 0, state), context) };
+      return { refusal: refusal(error, requested, state, context) };
     }
     const state = await debit(context.ledgerKey, requested);
     if (!state.allowed) {
@@ -68,7 +68,7 @@ export function useCostLimits(options: CostLimitsOptions): Plugin<Context> {
           retryAfterMs: state.retryAfterMs,
         }),
       );
-      return { refusal: refusal(error, reportOf(requested, 0, state), context) };
+      return { refusal: refusal(error, requested, state, context) };
     }
     const cost: OperationCost = { requested, state };
     context.operationCost = cost;
@@ -86,8 +86,16 @@ export function useCostLimits(options: CostLimitsOptions): Plugin<Context> {
     };
   }
 
-  function refusal(error: GraphQLError, report: CostReport, context: Context): ExecutionResult {
-    return { errors: [error], extensions: extensionsOf(context, report) };
+  function refusal(
+    error: GraphQLError,
+    requested: number,
+    state: BucketState,
+    context: Context,
+  ): ExecutionResult {
+    return {
+      errors: [error],
+      extensions: extensionsOf(context, reportOf(requested, 0, state), state),
+    };
   }
 
   return {
@@ -112,7 +120,10 @@ export function useCostLimits(options: CostLimitsOptions): Plugin<Context> {
           const report = reportOf(requested, actual, settled);
           setResult({
             ...result,
-            extensions: { ...result.extensions, ...extensionsOf(args.contextValue, report) },
+            extensions: {
+              ...result.extensions,
+              ...extensionsOf(args.contextValue, report, settled),
+            },
           });
         },
       };
@@ -143,12 +154,16 @@ function requestOf(args: {
  * `extensions.http` (which yoga applies to the response and never serialises). SSE and
  * graphql-ws results carry the report only.
  */
-function extensionsOf(context: Context, report: CostReport): Record<string, unknown> {
+function extensionsOf(
+  context: Context,
+  report: CostReport,
+  state: BucketState,
+): Record<string, unknown> {
   const request = (context as { request?: Request }).request;
   const plainHttp =
     request !== undefined && !request.headers.get('accept')?.includes('text/event-stream');
   return plainHttp
-    ? { cost: report, http: { headers: rateLimitHeaders(report) } }
+    ? { cost: report, http: { headers: rateLimitHeaders(report, state.resetAt) } }
     : { cost: report };
 }
 
@@ -156,8 +171,8 @@ function extensionsOf(context: Context, report: CostReport): Record<string, unkn
  * What most clients parse today (RateLimit-Limit/-Remaining/-Reset, in points and seconds),
  * and the IETF draft's structured fields (draft-ietf-httpapi-ratelimit-headers-11).
  */
-function rateLimitHeaders(report: CostReport): Record<string, string> {
-  const resetSeconds = Math.max(0, Math.ceil((Date.parse(report.resetAt) - Date.now()) / 1000));
+function rateLimitHeaders(report: CostReport, resetAt: number): Record<string, string> {
+  const resetSeconds = Math.max(0, Math.ceil((resetAt - Date.now()) / 1000));
   const windowSeconds = Math.ceil(report.limit / report.restoreRate);
   return {
     'RateLimit-Limit': String(report.limit),

@@ -52,9 +52,14 @@ interface ListSize {
   sizedFields?: readonly string[];
 }
 
+/** What the walk needs of a field, read once per field of the schema. */
 interface FieldWeights {
-  cost: number | undefined;
+  /** Its own weight: `@cost`, else 1 for an object, 0 for a leaf. */
+  own: number;
   listSize: ListSize | undefined;
+  /** The type its selection is walked in; undefined for a leaf. */
+  composite: GraphQLCompositeType | undefined;
+  isList: boolean;
 }
 
 const MUTATION_BASE_COST = 10;
@@ -145,7 +150,14 @@ export class CostModel {
       const directives = (field.extensions?.directives ?? {}) as Record<string, unknown>;
       const cost = (directives.cost as { weight?: unknown } | undefined)?.weight;
       const listSize = directives.listSize as ListSize | undefined;
-      weights = { cost: typeof cost === 'number' ? cost : undefined, listSize };
+      const named = getNamedType(field.type);
+      const composite = isCompositeType(named) ? named : undefined;
+      weights = {
+        own: typeof cost === 'number' ? cost : composite ? 1 : 0,
+        listSize,
+        composite,
+        isList: isListType(getNullableType(field.type)),
+      };
       this.weights.set(field, weights);
     }
     return weights;
@@ -253,9 +265,7 @@ class CostWalk {
       if (!isRecord(parentData) || !(responseKey in parentData)) return 0;
     }
     const data = this.measured ? (parentData as Record<string, unknown>)[responseKey] : undefined;
-    const { cost, listSize } = this.model.weightsOf(field);
-    const named = getNamedType(field.type);
-    const own = cost ?? (isCompositeType(named) ? 1 : 0);
+    const { own, listSize, composite, isList } = this.model.weightsOf(field);
     // Arguments matter only to a list's size: most fields skip coercing them.
     const slicing = !this.measured && listSize?.slicingArguments?.length;
     if (slicing && node.arguments?.some((argument) => hasVariable(argument.value))) {
@@ -267,8 +277,7 @@ class CostWalk {
       listSize?.sizedFields && listSize.sizedFields.length > 0
         ? { names: listSize.sizedFields, slice }
         : undefined;
-    const selected = isCompositeType(named) && node.selectionSet ? named : undefined;
-    const isList = isListType(getNullableType(field.type));
+    const selected = node.selectionSet ? composite : undefined;
     if (this.measured) {
       if (data === null || data === undefined) return own;
       if (!isList || !Array.isArray(data)) {
