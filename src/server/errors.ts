@@ -170,6 +170,11 @@ function answersWithStatus(request: Request | undefined): boolean {
 function withoutHttp(error: GraphQLError): GraphQLError {
   if (!error.extensions || !('http' in error.extensions)) return error;
   const { http: _status, ...extensions } = error.extensions;
+  return withExtensions(error, extensions);
+}
+
+/** The same error (message, locations, path, cause) with other extensions. */
+function withExtensions(error: GraphQLError, extensions: GraphQLErrorExtensions): GraphQLError {
   return new GraphQLError(error.message, {
     nodes: error.nodes,
     source: error.source,
@@ -196,17 +201,11 @@ export function isGraphQLError(error: unknown): error is GraphQLError {
 export function withContractCode(error: GraphQLError): GraphQLError {
   const code = error.extensions?.code;
   const leaks = error.extensions !== undefined && 'originalError' in error.extensions;
-  if (typeof code === 'string' && CONTRACT_CODES.has(code) && !leaks) return error;
-  return new GraphQLError(error.message, {
-    nodes: error.nodes,
-    source: error.source,
-    positions: error.positions,
-    path: error.path,
-    originalError: error.originalError,
-    extensions: {
-      ...clientExtensions(error.extensions),
-      code: typeof code === 'string' && CONTRACT_CODES.has(code) ? code : 'BAD_USER_INPUT',
-    },
+  const known = typeof code === 'string' && CONTRACT_CODES.has(code);
+  if (known && !leaks) return error;
+  return withExtensions(error, {
+    ...clientExtensions(error.extensions),
+    code: known ? code : 'BAD_USER_INPUT',
   });
 }
 
