@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import type { ChatTurn, LlmChunk, LlmProvider } from './types.js';
 import { GenerationFailure } from './types.js';
+import { upstreamFailure } from './upstream-failure.js';
 import { StreamWatchdog } from './watchdog.js';
 
 export interface OpenAiProviderOptions {
@@ -96,48 +97,17 @@ export class OpenAiProvider implements LlmProvider {
   }
 }
 
-/** Seconds or an HTTP date in Retry-After; OpenAI also sends retry-after-ms. */
-function retryAfterMs(headers: Headers | undefined): number | undefined {
-  const milliseconds = Number(headers?.get('retry-after-ms'));
-  if (Number.isFinite(milliseconds) && milliseconds > 0) return milliseconds;
-  const value = headers?.get('retry-after');
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
 function toFailure(error: unknown): GenerationFailure {
-  if (error instanceof GenerationFailure) return error;
   if (error instanceof SyntaxError) {
     return new GenerationFailure('UPSTREAM_BAD_RESPONSE', 'The model sent a malformed chunk.', {
       cause: error,
     });
   }
-  if (error instanceof OpenAI.APIConnectionTimeoutError) {
-    return new GenerationFailure('UPSTREAM_TIMEOUT', 'The model did not answer in time.', {
+  return (
+    upstreamFailure(error, 'The model endpoint') ??
+    new GenerationFailure('UPSTREAM_ERROR', 'The model stream failed.', {
       transient: true,
       cause: error,
-    });
-  }
-  if (error instanceof OpenAI.APIError && error.status !== undefined) {
-    const status = error.status;
-    const transient = status === 408 || status === 429 || status >= 500;
-    return new GenerationFailure(
-      status === 429 ? 'UPSTREAM_RATE_LIMITED' : 'UPSTREAM_ERROR',
-      `The model endpoint answered ${status}.`,
-      { transient, retryAfterMs: retryAfterMs(error.headers), cause: error },
-    );
-  }
-  if (error instanceof OpenAI.APIError) {
-    return new GenerationFailure('UPSTREAM_UNAVAILABLE', 'The model endpoint is unreachable.', {
-      transient: true,
-      cause: error,
-    });
-  }
-  return new GenerationFailure('UPSTREAM_ERROR', 'The model stream failed.', {
-    transient: true,
-    cause: error,
-  });
+    })
+  );
 }

@@ -6,6 +6,7 @@ import { type Breaker, BreakerOpenError } from '../../infra/breakers.js';
 import type { Logger } from '../../infra/logger.js';
 import { retryDelayMs } from '../llm/backoff.js';
 import { GenerationFailure } from '../llm/index.js';
+import { upstreamFailure } from '../llm/upstream-failure.js';
 
 /** Turns texts into vectors of one model (all of one length). */
 export interface Embedder {
@@ -120,28 +121,11 @@ export class OpenAiEmbedder implements Embedder {
 }
 
 function toFailure(error: unknown): GenerationFailure {
-  if (error instanceof GenerationFailure) return error;
-  if (error instanceof OpenAI.APIConnectionTimeoutError) {
-    return new GenerationFailure('UPSTREAM_TIMEOUT', 'it did not answer in time', {
+  return (
+    upstreamFailure(error, 'it') ??
+    new GenerationFailure('UPSTREAM_UNAVAILABLE', 'it is unreachable.', {
       transient: true,
       cause: error,
-    });
-  }
-  if (error instanceof OpenAI.APIError && error.status !== undefined) {
-    const status = error.status;
-    const retryAfter = Number(error.headers?.get('retry-after'));
-    return new GenerationFailure(
-      status === 429 ? 'UPSTREAM_RATE_LIMITED' : 'UPSTREAM_ERROR',
-      `it answered ${status}`,
-      {
-        transient: status === 408 || status === 429 || status >= 500,
-        retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
-        cause: error,
-      },
-    );
-  }
-  return new GenerationFailure('UPSTREAM_UNAVAILABLE', 'it is unreachable', {
-    transient: true,
-    cause: error,
-  });
+    })
+  );
 }
