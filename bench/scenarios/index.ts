@@ -3,6 +3,7 @@ import { fanout } from './fanout.js';
 import { idle } from './idle.js';
 import { protection } from './protection.js';
 import { query } from './query.js';
+import { rag } from './rag.js';
 import { resilience } from './resilience.js';
 import { soak } from './soak.js';
 import { ttft } from './ttft.js';
@@ -16,4 +17,5 @@ export const SCENARIOS: readonly Scenario[] = [
   idle,
   soak,
   resilience,
+  rag,
 ];
