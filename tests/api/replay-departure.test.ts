@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createMemoryBackend } from '../../src/infra/backend/memory.js';
 import type { Backend, StreamLog } from '../../src/infra/backend/types.js';
-import type { MessageRecord, SessionRecord, StreamEvent } from '../../src/model.js';
 import { DEFAULT_READER_OPTIONS } from '../../src/services/streams/stream-reader.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { storeAnswer } from '../support/stored-answers.js';
 import { until } from '../support/wait.js';
 
 /** About a second of replay per socket on the code that never yielded. */
@@ -26,53 +26,7 @@ const STREAM = /* GraphQL */ `
   }
 `;
 
-const hexId = () => randomUUID().replaceAll('-', '');
-
-/** A finished answer of `deltas` deltas and its end, stored directly (no generation ran). */
-async function storeAnswer(server: TestServer, deltas: number): Promise<string> {
-  const { store, streams } = server.app.backend;
-  const now = new Date().toISOString();
-  const session: SessionRecord = {
-    id: `ses_${hexId()}`,
-    principal: 'anonymous',
-    title: null,
-    persona: 'default',
-    createdAt: now,
-    updatedAt: now,
-  };
-  const messageId = `msg_${hexId()}`;
-  const events: StreamEvent[] = Array.from({ length: deltas }, (_, index) => ({
-    type: 'delta',
-    messageId,
-    seq: index + 1,
-    text: 'token ',
-    at: Date.now(),
-  }));
-  events.push({
-    type: 'end',
-    messageId,
-    seq: deltas + 1,
-    status: 'COMPLETED',
-    at: Date.now(),
-  });
-  const message: MessageRecord = {
-    id: messageId,
-    sessionId: session.id,
-    principal: 'anonymous',
-    role: 'ASSISTANT',
-    content: 'token '.repeat(deltas),
-    status: 'COMPLETED',
-    error: null,
-    model: 'parley-local-responder',
-    usage: null,
-    createdAt: now,
-    completedAt: now,
-  };
-  await store.createSession(session);
-  await store.addMessage(message);
-  await streams.append(messageId, events);
-  return messageId;
-}
+const _hexId = () => randomUUID().replaceAll('-', '');
 
 interface Frame {
   id?: string;

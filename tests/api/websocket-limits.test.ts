@@ -6,11 +6,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createLogger, type Logger } from '../../src/infra/logger.js';
-import type { MessageRecord, SessionRecord, StreamEvent } from '../../src/model.js';
 import { withTimeout } from '../support/assertions.js';
 import { collectWs, STREAM_SUBSCRIPTION, startConversation, wsClient } from '../support/client.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { storeAnswer } from '../support/stored-answers.js';
 import { until } from '../support/wait.js';
 
 /** What the server process may grow by across one group of tests. */
@@ -121,47 +121,7 @@ function captureLog(): { log: Logger; lines: Record<string, unknown>[] } {
 const guardClosed = (lines: Record<string, unknown>[], reason: string) =>
   lines.filter((line) => line.msg === 'websocket closed' && line.reason === reason).length;
 
-const hexId = () => randomUUID().replaceAll('-', '');
-
-/** A finished answer of `deltas` deltas of `text` and its end, stored directly (nothing generated). */
-async function storeAnswer(server: TestServer, deltas: number, text: string): Promise<string> {
-  const { store, streams } = server.app.backend;
-  const now = new Date().toISOString();
-  const session: SessionRecord = {
-    id: `ses_${hexId()}`,
-    principal: 'anonymous',
-    title: null,
-    persona: 'default',
-    createdAt: now,
-    updatedAt: now,
-  };
-  const messageId = `msg_${hexId()}`;
-  const events: StreamEvent[] = Array.from({ length: deltas }, (_, index) => ({
-    type: 'delta',
-    messageId,
-    seq: index + 1,
-    text,
-    at: Date.now(),
-  }));
-  events.push({ type: 'end', messageId, seq: deltas + 1, status: 'COMPLETED', at: Date.now() });
-  const message: MessageRecord = {
-    id: messageId,
-    sessionId: session.id,
-    principal: 'anonymous',
-    role: 'ASSISTANT',
-    content: text.repeat(deltas),
-    status: 'COMPLETED',
-    error: null,
-    model: 'parley-local-responder',
-    usage: null,
-    createdAt: now,
-    completedAt: now,
-  };
-  await store.createSession(session);
-  await store.addMessage(message);
-  await streams.append(messageId, events);
-  return messageId;
-}
+const _hexId = () => randomUUID().replaceAll('-', '');
 
 /** After everything a group did, a plain graphql-ws client still gets a whole answer. */
 async function expectStillServing(
