@@ -7,6 +7,7 @@ import { createRedisBackend } from './infra/backend/redis/index.js';
 import type { Backend } from './infra/backend/types.js';
 import { BreakerRegistry } from './infra/breakers.js';
 import { createLogger, type Logger } from './infra/logger.js';
+import { Metrics } from './infra/metrics.js';
 import { buildSchema } from './resolvers/index.js';
 import { Authenticator } from './server/auth.js';
 import { ClientIpResolver } from './server/client-ip.js';
@@ -77,6 +78,14 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   });
   const authenticator = new Authenticator(config.apiKeys);
   const errors = createErrorMapper(log);
+  // The WebSocket server attaches to the HTTP server after it: the gauge reads it when scraped.
+  let openWebSockets = () => 0;
+  const metrics = new Metrics({
+    openWebSockets: () => openWebSockets(),
+    openSubscriptions: () => services.streams.openCount,
+    runningGenerations: () => answers.runningCount,
+    breakers: () => breakers.list(),
+  });
   const yoga = createYogaServer({
     schema: buildSchema(),
     services,
@@ -91,6 +100,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       : undefined,
     operationLimits: { ...config.limits.operation, hideSuggestions: config.production },
     cors: { origins: config.limits.corsOrigins, production: config.production },
+    metrics,
     log,
   });
   let draining = false;
@@ -99,6 +109,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     health: services.health,
     isDraining: () => draining,
     limits: config.limits.http,
+    metrics: {
+      registry: metrics.registry,
+      token: config.metricsToken,
+      requireToken: config.production,
+    },
   });
   const webSockets = attachWebSocketServer({
     httpServer,
@@ -110,6 +125,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     maxSubscriptionsPerSocket: config.maxSubscriptionsPerSocket,
     log: log.child({ component: 'websocket' }),
   });
+  openWebSockets = () => webSockets.openConnections;
 
   return {
     backend,

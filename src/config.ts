@@ -268,6 +268,7 @@ const envSchema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: integer(100, 600_000).default(30_000),
   INPUT_GUARD: z.enum(['off', 'flag', 'block']).default('flag'),
   COST_LIMITING: z.enum(['on', 'off']).default('on'),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 
   // Retrieval (RAG): chunking, limits and the embeddings endpoint.
   RAG_CHUNK_TOKENS: integer(32, 8_000).default(400),
@@ -348,6 +349,8 @@ export interface Config {
   shutdownGraceMs: number;
   rateLimit: { points: number; restoreRate: number; maxOperationCost: number };
   limits: LimitsConfig;
+  /** Bearer token for GET /metrics; in production /metrics answers only with it. */
+  metricsToken: string | undefined;
   rag: RagConfig;
 }
 
@@ -533,6 +536,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       restoreRate: vars.RATE_LIMIT_RESTORE_RATE,
       maxOperationCost: vars.MAX_OPERATION_COST,
     },
+    metricsToken: vars.METRICS_TOKEN,
     limits: {
       tokenBudget: {
         default: vars.LLM_TOKEN_BUDGET,

@@ -1,4 +1,6 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
 import type { HealthService } from '../services/health.js';
 import { refusalBody } from './errors.js';
 import type { YogaServer } from './yoga.js';
@@ -18,6 +20,8 @@ export interface HttpOptions {
   /** True once shutdown began: readiness fails so load balancers stop sending work. */
   isDraining: () => boolean;
   limits: HttpLimits;
+  /** Prometheus text at GET /metrics; with `token`, only for `Authorization: Bearer <token>`. */
+  metrics: { registry: Registry; token: string | undefined; requireToken: boolean };
 }
 
 const JSON_BODY = /^application\/(json|graphql-response\+json)\s*(;|$)/i;
@@ -71,6 +75,32 @@ function bodyRefusal(
 }
 
 /**
+ * In production /metrics answers only the bearer of METRICS_TOKEN (403 while none is set): what
+ * it shows (operation names, breakers, load) maps the deployment for an attacker.
+ */
+async function sendMetrics(
+  request: IncomingMessage,
+  response: ServerResponse,
+  metrics: HttpOptions['metrics'],
+): Promise<void> {
+  const { token, requireToken, registry } = metrics;
+  const given = request.headers.authorization?.replace(/^Bearer\s+/i, '');
+  if ((requireToken || token) && (!token || !given || !safeEqual(given, token))) {
+    return sendJson(response, token ? 401 : 403, {
+      status: token ? 'unauthorized' : 'set METRICS_TOKEN',
+    });
+  }
+  response.writeHead(200, { 'content-type': registry.contentType });
+  response.end(await registry.metrics());
+}
+
+function safeEqual(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
  * One node:http server for everything: probes as plain HTTP, and /graphql for yoga (HTTP, SSE
  * and GraphiQL); the WebSocket server attaches to the same server's upgrades.
  */
@@ -81,6 +111,7 @@ export function createHttpServer(options: HttpOptions): Server {
     if (tooLarge) return sendRefusal(response, tooLarge.status, tooLarge.message, true);
     const path = (request.url ?? '/').split('?', 1)[0];
     if (path === '/health') return sendJson(response, 200, { status: 'ok' });
+    if (path === '/metrics') return sendMetrics(request, response, options.metrics);
     if (path === '/ready') {
       const ready = !options.isDraining() && (await options.health.backendReady());
       return sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });

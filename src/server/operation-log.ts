@@ -2,12 +2,15 @@ import { type DocumentNode, getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../context.js';
 
-function describeOperation(document: DocumentNode, operationName: string | null | undefined) {
+export function describeOperation(
+  document: DocumentNode,
+  operationName: string | null | undefined,
+) {
   const operation = getOperationAST(document, operationName);
   return { operation: operation?.operation ?? 'unknown', operationName: operation?.name?.value };
 }
 
-const errorCodes = (result: unknown): string[] => {
+export const errorCodes = (result: unknown): string[] => {
   const errors = (result as { errors?: readonly { extensions?: { code?: unknown } }[] }).errors;
   return (errors ?? []).map((error) => String(error.extensions?.code ?? 'UNKNOWN'));
 };

@@ -4,6 +4,7 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import { type Context, createContext, requestIdFrom } from '../context.js';
 import type { Backend } from '../infra/backend/types.js';
 import type { Logger } from '../infra/logger.js';
+import type { Metrics } from '../infra/metrics.js';
 import type { Principal } from '../model.js';
 import type { Services } from '../services/index.js';
 import { type Authenticator, credentialFromHeaders } from './auth.js';
@@ -13,6 +14,7 @@ import { type ErrorMapper, useRequestErrorCodes } from './errors.js';
 import { renderSelfHostedGraphiQL } from './graphiql.js';
 import { type OperationLimits, useHostileOperations } from './hostile-operations.js';
 import { useOperationLog } from './operation-log.js';
+import { useOperationMetrics } from './operation-metrics.js';
 
 export interface YogaOptions {
   schema: GraphQLSchema;
@@ -23,6 +25,7 @@ export interface YogaOptions {
   introspection: boolean;
   clientIps: ClientIpResolver;
   costLimits: Plugin<Context> | undefined;
+  metrics?: Metrics;
   operationLimits: OperationLimits;
   cors: CorsSettings;
   log: Logger;
@@ -54,6 +57,7 @@ export function createYogaServer(options: YogaOptions) {
     maskedErrors: { maskError: (error) => errors.mapError(error) },
     plugins: [
       errors.useContractErrors(),
+      ...(options.metrics ? [useOperationMetrics(options.metrics)] : []),
       useHostileOperations(options.operationLimits),
       ...(options.introspection ? [] : [useNoIntrospection()]),
       ...(options.costLimits ? [options.costLimits] : []),

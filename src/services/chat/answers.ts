@@ -90,6 +90,11 @@ export class AnswerLifecycle {
     });
   }
 
+  /** Answers streaming on this instance (for metrics). */
+  get runningCount(): number {
+    return this.running.size;
+  }
+
   isRunningHere(messageId: string): boolean {
     return this.running.has(messageId);
   }
