@@ -77,6 +77,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     now: overrides.now ?? Date.now,
   });
   const authenticator = new Authenticator(config.apiKeys);
+  const clientIps = new ClientIpResolver(config.limits.trustedProxies);
   const errors = createErrorMapper(log);
   // The WebSocket server attaches to the HTTP server after it: the gauge reads it when scraped.
   let openWebSockets = () => 0;
@@ -93,7 +94,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     authenticator,
     errors,
     introspection: config.introspection,
-    clientIps: new ClientIpResolver(config.limits.trustedProxies),
+    clientIps,
     // Off (COST_LIMITING=off) only behind a gateway that limits cost itself.
     costLimits: config.limits.costLimiting
       ? useCostLimits({ model: new CostModel(COST_MODEL), points: services.points, errors })
@@ -120,7 +121,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     yoga,
     authenticator,
     errors,
-    clientIps: new ClientIpResolver(config.limits.trustedProxies),
+    clientIps,
     limits: config.limits.webSocket,
     maxSubscriptionsPerSocket: config.maxSubscriptionsPerSocket,
     log: log.child({ component: 'websocket' }),

@@ -149,42 +149,31 @@ const providerList = z
  * `failureThreshold` failures in the window, or at `errorThresholdPercentage` of at least
  * `volumeThreshold` outcomes.
  */
+const LLM_BREAKER = {
+  timeoutMs: 10_000,
+  errorThresholdPercentage: 50,
+  volumeThreshold: 10,
+  failureThreshold: 5,
+  rollingWindowMs: 60_000,
+} as const;
+
+const REDIS_BREAKER = {
+  timeoutMs: 5_000,
+  errorThresholdPercentage: 50,
+  volumeThreshold: 10,
+  failureThreshold: 3,
+  rollingWindowMs: 30_000,
+} as const;
+
+/** The presets differ only in how long an open breaker waits before a trial call. */
 export const RESILIENCE_PRESETS = {
   development: {
-    llm: {
-      timeoutMs: 10_000,
-      errorThresholdPercentage: 50,
-      volumeThreshold: 10,
-      failureThreshold: 5,
-      resetTimeoutMs: 10_000,
-      rollingWindowMs: 60_000,
-    },
-    redis: {
-      timeoutMs: 5_000,
-      errorThresholdPercentage: 50,
-      volumeThreshold: 10,
-      failureThreshold: 3,
-      resetTimeoutMs: 2_000,
-      rollingWindowMs: 30_000,
-    },
+    llm: { ...LLM_BREAKER, resetTimeoutMs: 10_000 },
+    redis: { ...REDIS_BREAKER, resetTimeoutMs: 2_000 },
   },
   production: {
-    llm: {
-      timeoutMs: 10_000,
-      errorThresholdPercentage: 50,
-      volumeThreshold: 10,
-      failureThreshold: 5,
-      resetTimeoutMs: 30_000,
-      rollingWindowMs: 60_000,
-    },
-    redis: {
-      timeoutMs: 5_000,
-      errorThresholdPercentage: 50,
-      volumeThreshold: 10,
-      failureThreshold: 3,
-      resetTimeoutMs: 5_000,
-      rollingWindowMs: 30_000,
-    },
+    llm: { ...LLM_BREAKER, resetTimeoutMs: 30_000 },
+    redis: { ...REDIS_BREAKER, resetTimeoutMs: 5_000 },
   },
 } as const;
 
