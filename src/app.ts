@@ -15,6 +15,7 @@ import { useCostLimits } from './server/cost/cost-limits.js';
 import { CostModel } from './server/cost/cost-model.js';
 import { createErrorMapper } from './server/errors.js';
 import { createHttpServer } from './server/http.js';
+import { SharedEventExecution } from './server/shared-execution.js';
 import { attachWebSocketServer } from './server/websocket.js';
 import { createYogaServer } from './server/yoga.js';
 import { AdminService } from './services/admin.js';
@@ -51,6 +52,11 @@ export interface AppOverrides {
 export interface App {
   readonly backend: Backend;
   readonly services: Services;
+  /**
+   * How stream events reached subscribers since start: executions and results shared
+   * (shared-execution.ts), graphql-ws payloads serialised and frames written (ws-frames.ts).
+   */
+  streamDelivery(): { executed: number; shared: number; serialised: number; written: number };
   /** Starts listening; resolves with the bound port (config.port 0 picks a free one). */
   listen(): Promise<number>;
   /** Drains as the contract says: refuse new work, end every open stream with a MessageEnd, close. */
@@ -87,6 +93,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     runningGenerations: () => answers.runningCount,
     breakers: () => breakers.list(),
   });
+  const sharedExecution = new SharedEventExecution();
   const yoga = createYogaServer({
     schema: buildSchema(),
     services,
@@ -102,6 +109,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     operationLimits: { ...config.limits.operation, hideSuggestions: config.production },
     cors: { origins: config.limits.corsOrigins, production: config.production },
     metrics,
+    sharedExecution,
     log,
   });
   let draining = false;
@@ -131,6 +139,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   return {
     backend,
     services,
+    streamDelivery: () => ({ ...sharedExecution.counts, ...webSockets.frames }),
     listen: () =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject);

@@ -1,4 +1,4 @@
-import type { GraphQLSchema } from 'graphql';
+import { type GraphQLSchema, specifiedDirectives } from 'graphql';
 import { builder } from '../schema/builder.js';
 import { costDirective, listSizeDirective } from '../schema/cost-directives.js';
 import '../schema/message.js';
@@ -15,8 +15,14 @@ builder.subscriptionType({});
 
 let schema: GraphQLSchema | undefined;
 
-/** The executable schema; built once, since the builder holds types, not state. */
+/**
+ * The executable schema; built once, since the builder holds types, not state. Naming directives
+ * replaces graphql's own, so @include, @skip, @deprecated and the rest are named too.
+ */
 export function buildSchema(): GraphQLSchema {
-  schema ??= builder.toSchema({ sortSchema: true, directives: [costDirective, listSizeDirective] });
+  schema ??= builder.toSchema({
+    sortSchema: true,
+    directives: [...specifiedDirectives, costDirective, listSizeDirective],
+  });
   return schema;
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ExecutionArgs, GraphQLError } from 'graphql';
+import type { ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
 import {
   CloseCode,
   type Context,
@@ -22,6 +22,7 @@ import {
   isRefusal,
   type Refusal,
 } from './ws-admission.js';
+import { FrameWriter } from './ws-frames.js';
 import { SocketGuard, type SocketLabels, type WatchedSocket } from './ws-guard.js';
 import type { YogaServer } from './yoga.js';
 
@@ -80,7 +81,8 @@ export function attachWebSocketServer(options: WebSocketOptions) {
    * them. The context, not `ctx.subscriptions`: graphql-ws swaps that object on close.
    */
   const connected = new Set<SocketContext>();
-  const protocol = makeServer(graphqlWsOptions(options, admission, guard, connected));
+  const frames = new FrameWriter();
+  const protocol = makeServer(graphqlWsOptions(options, admission, guard, connected, frames));
 
   wsServer.on('connection', (socket, request) => {
     socket.on('error', (error) => log.debug({ err: error }, 'websocket protocol error'));
@@ -132,6 +134,8 @@ export function attachWebSocketServer(options: WebSocketOptions) {
     get refusedConnections() {
       return admission.refused;
     },
+    /** Stream results serialised and frames written since start. */
+    frames: frames.counts as Readonly<typeof frames.counts>,
     /** Sockets the guard ended since start, by reason. */
     closedByGuard: guard.closedBy as Readonly<typeof guard.closedBy>,
     /**
@@ -161,6 +165,7 @@ function graphqlWsOptions(
   admission: ConnectionAdmission,
   guard: SocketGuard,
   connected: Set<SocketContext>,
+  frames: FrameWriter,
 ): ServerOptions<Record<string, unknown> | undefined, SocketExtra> {
   const { yoga, authenticator, errors, log } = options;
   // No HTTP status here: a refused operation is an error result on an open socket.
@@ -225,13 +230,13 @@ function graphqlWsOptions(
         return refuse(error);
       }
     },
-    // A send to a socket that is no longer open resolves at once, so a replay to a peer that
-    // left would run to its end without a pause: end the operation instead.
-    onNext: (ctx, id) => {
-      if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) {
-        const operation = ctx.subscriptions[id];
-        if (operation && 'return' in operation) void operation.return(undefined);
-      }
+    // Streams write their frames themselves (each result serialised once for all its
+    // subscribers). A send to a socket that is no longer open resolves at once, so a replay to a
+    // peer that left would run to its end without a pause: the writer ends the operation instead.
+    onOperation: (ctx, id, _payload, _args, result) => {
+      if (!isAsyncIterable(result)) return;
+      const { socket, watched } = ctx.extra;
+      return frames.frames(result, id, socket, () => guard.roomToSend(watched));
     },
     // The idle clock starts when the last operation ends, not at the sweep that notices it.
     onComplete: (ctx) => guard.touch(ctx.extra.watched),
@@ -253,6 +258,10 @@ function refuse(socket: WebSocket, refusal: Refusal, labels: SocketLabels, log: 
   socket.close(refusal.code, refusal.message);
   const cutOff = setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_MS);
   socket.once('close', () => clearTimeout(cutOff));
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
 function hasOperations(ctx: SocketContext | undefined): boolean {

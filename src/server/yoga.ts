@@ -15,6 +15,7 @@ import { renderSelfHostedGraphiQL } from './graphiql.js';
 import { type OperationLimits, useHostileOperations } from './hostile-operations.js';
 import { useOperationLog } from './operation-log.js';
 import { useOperationMetrics } from './operation-metrics.js';
+import type { SharedEventExecution } from './shared-execution.js';
 
 export interface YogaOptions {
   schema: GraphQLSchema;
@@ -26,6 +27,8 @@ export interface YogaOptions {
   clientIps: ClientIpResolver;
   costLimits: Plugin<Context> | undefined;
   metrics?: Metrics;
+  /** Each stream event executed once for all the subscribers that would execute it alike. */
+  sharedExecution: SharedEventExecution;
   operationLimits: OperationLimits;
   cors: CorsSettings;
   log: Logger;
@@ -63,6 +66,7 @@ export function createYogaServer(options: YogaOptions) {
       ...(options.costLimits ? [options.costLimits] : []),
       useRequestErrorCodes(),
       useOperationLog(log.isLevelEnabled('info')),
+      options.sharedExecution.plugin(),
     ],
     context: ({ request, req, principal }): Context => {
       const requestId = requestIdFrom(request?.headers.get('x-request-id'));

@@ -1,0 +1,145 @@
+import {
+  createSourceEventStream,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  execute,
+  getOperationAST,
+  Kind,
+  visit,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Context } from '../context.js';
+
+/**
+ * One execution of each stream event for every subscriber that would execute it the same way.
+ *
+ * A subscription executes its selection once per event per subscriber; ten subscribers of one
+ * message ran the same resolvers ten times over the same event and built ten equal results. The
+ * readers of one message on one instance receive the same event object (the live channel and
+ * the embedded log hand out one copy), so the result is kept beside the event, per group:
+ * subscribers of the same principal, the same document and operation, and the same values of the
+ * variables the event's execution reads (those of the root field's own arguments, `messageId`
+ * and `after`, pick the events, not how each is executed). The shared result is the same object
+ * for the whole group, which lets the transports serialise it once as well (see ws-frames.ts).
+ *
+ * Isolation holds by construction: a subscriber only reads events of a message its principal
+ * may see (StreamService.open checks), and the principal is part of the group.
+ */
+export class SharedEventExecution {
+  /** Per event: the result (or its promise) of each group that executed it. */
+  private readonly results = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+  /** Per document: the variables its per-event execution reads, by operation name. */
+  private readonly eventVariables = new WeakMap<DocumentNode, Map<string, readonly string[]>>();
+  /** Documents are cached by yoga's parser: one object per distinct text, numbered here. */
+  private readonly documentIds = new WeakMap<DocumentNode, number>();
+  private nextDocumentId = 1;
+  /** Events executed and results shared since start (tests and the bench read them). */
+  readonly counts = { executed: 0, shared: 0 };
+
+  plugin(): Plugin<Context> {
+    return {
+      onSubscribe: ({ setSubscribeFn }) => {
+        setSubscribeFn((args) => this.subscribe(args as ExecutionArgs));
+      },
+    };
+  }
+
+  private async subscribe(
+    args: ExecutionArgs,
+  ): Promise<AsyncGenerator<ExecutionResult, void, undefined> | ExecutionResult> {
+    const source = await createSourceEventStream(args);
+    if (!(Symbol.asyncIterator in source)) return source as ExecutionResult;
+    const group = this.groupOf(args);
+    const events = source as AsyncGenerator<unknown, void, undefined>;
+    const results: AsyncGenerator<ExecutionResult, void, undefined> = {
+      next: async () => {
+        const next = await events.next();
+        if (next.done) return { done: true, value: undefined };
+        return { done: false, value: await this.resultOf(next.value, group, args) };
+      },
+      return: async () => {
+        await events.return(undefined);
+        return { done: true, value: undefined };
+      },
+      throw: async (error) => {
+        await events.return(undefined);
+        throw error;
+      },
+      [Symbol.asyncIterator]: () => results,
+    };
+    return results;
+  }
+
+  private resultOf(event: unknown, group: string, args: ExecutionArgs): Promise<ExecutionResult> {
+    if (typeof event !== 'object' || event === null) return this.executeFor(event, args);
+    let byGroup = this.results.get(event);
+    if (!byGroup) {
+      byGroup = new Map();
+      this.results.set(event, byGroup);
+    }
+    const shared = byGroup.get(group);
+    if (shared) {
+      this.counts.shared++;
+      return shared;
+    }
+    const result = this.executeFor(event, args);
+    byGroup.set(group, result);
+    return result;
+  }
+
+  private async executeFor(event: unknown, args: ExecutionArgs): Promise<ExecutionResult> {
+    this.counts.executed++;
+    return execute({ ...args, rootValue: event });
+  }
+
+  private groupOf(args: ExecutionArgs): string {
+    const operationName = args.operationName ?? '';
+    const names = this.variablesReadPerEvent(args.document, operationName);
+    const values = names.map((name) => args.variableValues?.[name] ?? null);
+    const principal = (args.contextValue as Context).principal.id;
+    return JSON.stringify([principal, this.documentId(args.document), operationName, values]);
+  }
+
+  private documentId(document: DocumentNode): number {
+    let id = this.documentIds.get(document);
+    if (id === undefined) {
+      id = this.nextDocumentId++;
+      this.documentIds.set(document, id);
+    }
+    return id;
+  }
+
+  /**
+   * Every variable the operation uses outside its root fields' arguments (fragments counted
+   * whole: reading too many only makes groups smaller, never wrong).
+   */
+  private variablesReadPerEvent(document: DocumentNode, operationName: string): readonly string[] {
+    let byOperation = this.eventVariables.get(document);
+    if (!byOperation) {
+      byOperation = new Map();
+      this.eventVariables.set(document, byOperation);
+    }
+    const known = byOperation.get(operationName);
+    if (known) return known;
+    const names = new Set<string>();
+    const collect = {
+      Variable: (node: { name: { value: string } }) => void names.add(node.name.value),
+    };
+    const operation = getOperationAST(document, operationName || undefined);
+    for (const selection of operation?.selectionSet.selections ?? []) {
+      if (selection.kind !== Kind.FIELD) {
+        visit(selection, collect);
+        continue;
+      }
+      for (const directive of selection.directives ?? []) visit(directive, collect);
+      if (selection.selectionSet) visit(selection.selectionSet, collect);
+    }
+    for (const definition of document.definitions) {
+      if (definition.kind === Kind.FRAGMENT_DEFINITION) visit(definition, collect);
+    }
+    const sorted = [...names].sort();
+    byOperation.set(operationName, sorted);
+    return sorted;
+  }
+}
