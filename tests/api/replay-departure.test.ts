@@ -173,6 +173,7 @@ function countingBackend(): { backend: Backend; eventsRead: () => number } {
   let eventsRead = 0;
   const streams: StreamLog = {
     append: (messageId, events) => memory.streams.append(messageId, events),
+    newestSeq: (messageId) => memory.streams.newestSeq(messageId),
     read: async (messageId, afterSeq, limit) => {
       const page = await memory.streams.read(messageId, afterSeq, limit);
       eventsRead += page.length;

@@ -77,6 +77,7 @@ class SlowedBackend {
         return inner.streams.append(messageId, events);
       },
       read: (messageId, afterSeq, limit) => inner.streams.read(messageId, afterSeq, limit),
+      newestSeq: (messageId) => inner.streams.newestSeq(messageId),
       watch: (messageId, onEvent) => inner.streams.watch(messageId, onEvent),
       remove: (messageIds) => inner.streams.remove(messageIds),
     };

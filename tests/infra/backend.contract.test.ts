@@ -482,6 +482,15 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
       expect(await backend.streams.read(messageId, 5, 100)).toEqual([]);
     });
 
+    it('tells the newest seq of a log, 0 for an empty one', async () => {
+      const messageId = id('message');
+      await expect(backend.streams.newestSeq(messageId)).resolves.toBe(0);
+      await backend.streams.append(messageId, [delta(messageId, 1), delta(messageId, 2)]);
+      await expect(backend.streams.newestSeq(messageId)).resolves.toBe(2);
+      await backend.streams.remove([messageId]);
+      await expect(backend.streams.newestSeq(messageId)).resolves.toBe(0);
+    });
+
     it('read of an unknown message is empty', async () => {
       await expect(backend.streams.read(id('message'), 0, 100)).resolves.toEqual([]);
     });

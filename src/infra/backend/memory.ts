@@ -198,6 +198,10 @@ class MemoryStreamLog implements StreamLog {
     return log.slice(afterSeq, afterSeq + limit);
   }
 
+  async newestSeq(messageId: string): Promise<number> {
+    return this.logs.get(messageId)?.at(-1)?.seq ?? 0;
+  }
+
   async watch(messageId: string, onEvent: (event: StreamEvent) => void): Promise<Unwatch> {
     const set = this.watchers.get(messageId) ?? new Set();
     set.add(onEvent);

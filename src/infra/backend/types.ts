@@ -68,6 +68,8 @@ export interface StreamLog {
   append(messageId: string, events: readonly StreamEvent[]): Promise<void>;
   /** Events with seq > afterSeq, in order, at most `limit`. */
   read(messageId: string, afterSeq: number, limit: number): Promise<StreamEvent[]>;
+  /** The seq of the newest event in the log; 0 for an empty or absent log. */
+  newestSeq(messageId: string): Promise<number>;
   /** Live announcements; at most once, so readers treat them as a hint and the log as truth. */
   watch(messageId: string, onEvent: (event: StreamEvent) => void): Promise<Unwatch>;
   remove(messageIds: readonly string[]): Promise<void>;

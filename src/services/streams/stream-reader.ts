@@ -27,6 +27,15 @@ export const DEFAULT_READER_OPTIONS: StreamReaderOptions = {
   maxOutageMs: 30_000,
 };
 
+/**
+ * What a quiet reader asks instead of reading the log itself: has the log moved past `lastSeq`,
+ * or is the message gone? One answer serves every reader of the message for a while (see
+ * StreamService), so idle readers cost storage a few commands per message, not per reader.
+ * `seenAt` (performance.now() of the reader's last event) keeps an answer older than what the
+ * reader saw from calling it gone.
+ */
+export type LogProbe = (lastSeq: number, seenAt: number) => Promise<'moved' | 'quiet' | 'gone'>;
+
 /** The message behind a stream no longer exists (deleted, or storage lost it). */
 export class MessageGone extends Error {
   override name = 'MessageGone';
@@ -85,8 +94,9 @@ function replayBudgetOf(streams: StreamLog): ReplayBudget {
  * the live channel first (buffering), then read the log, then serve live events, falling back to
  * the log whenever a seq is missing, the buffer overflowed, or the channel went quiet.
  *
- * A quiet channel also asks `isGone` whether the message and its log still exist: a reader of a message
- * whose data vanished ends with MessageGone instead of waiting for an end nobody will write.
+ * A quiet channel asks `probe` (or, without one, reads the log) whether anything was missed and
+ * whether the message and its log still exist: a reader of a message whose data vanished ends
+ * with MessageGone instead of waiting for an end nobody will write.
  * A storage outage is waited out for `maxOutageMs`; a replay yields to the event loop between
  * pages and whenever the replays of this log have had REPLAY_SLICE_MS of the current turn, so
  * long replays (to sockets that went away, or to many at once) cannot hold the process.
@@ -97,10 +107,11 @@ export async function* readStream(
   afterSeq: number,
   signal: AbortSignal,
   options: StreamReaderOptions = DEFAULT_READER_OPTIONS,
-  drain?: AbortSignal,
-  isGone?: (lastSeq: number) => Promise<boolean>,
+  { drain, probe }: { drain?: AbortSignal; probe?: LogProbe } = {},
 ): AsyncGenerator<StreamEvent, void, undefined> {
   let lastSeq = afterSeq;
+  /** When lastSeq last moved: a probe started before it cannot know about that event. */
+  let advancedAt = performance.now();
   const budget = replayBudgetOf(streams);
   const live = new LiveBuffer(options.liveBufferLimit, options.liveBufferBytes);
   // Jitter spreads the safety-net polls of many idle readers over time.
@@ -129,7 +140,6 @@ export async function* readStream(
   };
   try {
     let readLog = true;
-    let checkGone = false;
     let finalRead = false;
     while (!signal.aborted) {
       if (readLog || live.overflowed) {
@@ -141,18 +151,14 @@ export async function* readStream(
           if (event.seq !== lastSeq + 1 || signal.aborted) break;
           yield event;
           lastSeq = event.seq;
+          advancedAt = performance.now();
           if (event.type === 'end') return;
           if (budget.spent) await budget.nextTurn();
         }
         if (page.length === options.pageSize) {
           readLog = true;
           await budget.nextTurn();
-          continue;
         }
-        if (checkGone && page.length === 0 && isGone && (await isGone(lastSeq))) {
-          throw new MessageGone(`message ${messageId} no longer exists`);
-        }
-        checkGone = false;
         continue;
       }
       const next = live.nextAfter(lastSeq);
@@ -164,6 +170,7 @@ export async function* readStream(
         live.shift();
         yield next;
         lastSeq = next.seq;
+        advancedAt = performance.now();
         if (next.type === 'end') return;
         continue;
       }
@@ -174,10 +181,14 @@ export async function* readStream(
         continue;
       }
       const woken = await doorbell.wait();
-      if (!woken) {
+      if (woken) continue;
+      if (!probe) {
         readLog = true;
-        checkGone = true;
+        continue;
       }
+      const state = await probe(lastSeq, advancedAt);
+      if (state === 'gone') throw new MessageGone(`message ${messageId} no longer exists`);
+      readLog = state === 'moved';
     }
   } finally {
     doorbell.close();

@@ -11,10 +11,19 @@ import {
 import { abortableGenerator } from './abortable.js';
 import {
   DEFAULT_READER_OPTIONS,
+  type LogProbe,
   MessageGone,
   readStream,
   type StreamReaderOptions,
 } from './stream-reader.js';
+
+type ProbeAnswer = Awaited<ReturnType<LogProbe>>;
+
+interface LogLook {
+  /** performance.now() when the look was taken. */
+  startedAt: number;
+  result: Promise<{ exists: boolean; newestSeq: number }>;
+}
 
 function parseCursor(cursor: string | null | undefined): number {
   if (cursor === null || cursor === undefined) return 0;
@@ -43,6 +52,8 @@ export class StreamService {
   private readonly maxPerPrincipal: number;
   /** Open subscriptions by ledger key (principal, or address when anonymous), on this instance. */
   private readonly openByKey = new Map<string, number>();
+  /** The latest look at each quietly followed message's storage, shared by its readers. */
+  private readonly looks = new Map<string, LogLook>();
 
   constructor(parts: {
     store: Store;
@@ -124,22 +135,44 @@ export class StreamService {
     }
   }
 
-  /** A storage outage is not proof of absence: only a clear "no such message" is. */
   /**
-   * Gone means no such message, or a log that no longer holds the last event this reader saw
-   * (storage lost it: restarted empty, evicted, or restored from an older snapshot). A storage
-   * outage is not proof of absence.
+   * The LogProbe of one message (see stream-reader.ts): one look at storage (does the message
+   * exist, which seq is the log's newest) answers every quiet reader of the message on this
+   * instance for half an idle poll. Gone means no such message, or a log that no longer reaches
+   * the last event a reader saw (storage lost it: restarted empty, evicted, or restored from an
+   * older snapshot). A storage outage is not proof of absence: the reader is sent to the log,
+   * which waits the outage out.
    */
-  private async isGone(messageId: string, lastSeq: number): Promise<boolean> {
-    try {
-      const [message] = await this.store.getMessages([messageId]);
-      if (message === null || message === undefined) return true;
-      if (lastSeq === 0) return false;
-      const [seen] = await this.streams.read(messageId, lastSeq - 1, 1);
-      return seen?.seq !== lastSeq;
-    } catch {
-      return false;
+  private probe(messageId: string, lastSeq: number, seenAt: number): Promise<ProbeAnswer> {
+    const now = performance.now();
+    let look = this.looks.get(messageId);
+    if (!look || now - look.startedAt > this.readerOptions.idlePollMs / 2) {
+      const fresh: LogLook = { startedAt: now, result: this.lookAt(messageId) };
+      this.looks.set(messageId, fresh);
+      const forget = setTimeout(() => {
+        if (this.looks.get(messageId) === fresh) this.looks.delete(messageId);
+      }, this.readerOptions.idlePollMs);
+      forget.unref();
+      look = fresh;
     }
+    const { startedAt } = look;
+    return look.result.then(
+      ({ exists, newestSeq }): ProbeAnswer => {
+        if (!exists) return 'gone';
+        if (newestSeq > lastSeq) return 'moved';
+        if (newestSeq < lastSeq && startedAt >= seenAt) return 'gone';
+        return 'quiet';
+      },
+      (): ProbeAnswer => 'moved',
+    );
+  }
+
+  private async lookAt(messageId: string): Promise<{ exists: boolean; newestSeq: number }> {
+    const [[message], newestSeq] = await Promise.all([
+      this.store.getMessages([messageId]),
+      this.streams.newestSeq(messageId),
+    ]);
+    return { exists: message !== null && message !== undefined, newestSeq };
   }
 
   private abortedOnClose(): AbortController {
@@ -175,8 +208,10 @@ export class StreamService {
         afterSeq,
         unsubscribed,
         this.readerOptions,
-        drain.signal,
-        (lastSeq) => this.isGone(messageId, lastSeq),
+        {
+          drain: drain.signal,
+          probe: (lastSeq, seenAt) => this.probe(messageId, lastSeq, seenAt),
+        },
       );
       for await (const event of events) {
         lastSeq = event.seq;

@@ -52,6 +52,10 @@ class FaultyStreamLog implements StreamLog {
     return this.inner.read(messageId, afterSeq, limit);
   }
 
+  newestSeq(messageId: string): Promise<number> {
+    return this.inner.newestSeq(messageId);
+  }
+
   watch(messageId: string, onEvent: (event: StreamEvent) => void): Promise<Unwatch> {
     return this.inner.watch(messageId, onEvent);
   }

@@ -81,6 +81,10 @@ class TappedStreamLog implements StreamLog {
     return this.inner.read(messageId, afterSeq, limit);
   }
 
+  newestSeq(messageId: string): Promise<number> {
+    return this.inner.newestSeq(messageId);
+  }
+
   async watch(messageId: string, onEvent: (event: StreamEvent) => void): Promise<Unwatch> {
     const unwatch = await this.inner.watch(messageId, (event) => {
       if (!this.dropAnnouncement(event)) onEvent(event);

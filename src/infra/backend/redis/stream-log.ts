@@ -83,6 +83,19 @@ export class RedisStreamLog implements StreamLog {
     );
   }
 
+  newestSeq(messageId: string): Promise<number> {
+    return this.guarded(
+      () =>
+        this.redis.xrevrange(
+          this.keys.eventLog(messageId),
+          '+',
+          '-',
+          'COUNT',
+          1,
+        ) as Promise<StreamEntries>,
+    ).then(([newest]) => (newest ? Number.parseInt(newest[0], 10) : 0));
+  }
+
   watch(messageId: string, onEvent: (event: StreamEvent) => void): Promise<Unwatch> {
     return this.guarded(async () => {
       const subscriptionId = await this.pubsub.subscribe<StreamEvent>(

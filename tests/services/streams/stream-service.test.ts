@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createMemoryBackend } from '../../../src/infra/backend/memory.js';
+import type { Store, StreamLog } from '../../../src/infra/backend/types.js';
+import type { MessageRecord, Principal, StreamEvent } from '../../../src/model.js';
+import { DEFAULT_READER_OPTIONS } from '../../../src/services/streams/stream-reader.js';
+import { StreamService } from '../../../src/services/streams/stream-service.js';
+import { until } from '../../support/wait.js';
+
+const hexId = () => randomUUID().replaceAll('-', '');
+const principal: Principal = { id: 'alice', scopes: ['chat'], anonymous: false };
+const READERS = 50;
+
+/** Counts what readers ask of storage. */
+function counted(store: Store, streams: StreamLog) {
+  const calls = { reads: 0, newestSeq: 0, getMessages: 0 };
+  /** While set, live announcements are lost (what a lossy pub/sub does). */
+  const channel = { deaf: false };
+  const countedStreams: StreamLog = {
+    append: (messageId, events) => streams.append(messageId, events),
+    read: (messageId, afterSeq, limit) => {
+      calls.reads++;
+      return streams.read(messageId, afterSeq, limit);
+    },
+    newestSeq: (messageId) => {
+      calls.newestSeq++;
+      return streams.newestSeq(messageId);
+    },
+    watch: (messageId, onEvent) =>
+      streams.watch(messageId, (event) => {
+        if (!channel.deaf) onEvent(event);
+      }),
+    remove: (messageIds) => streams.remove(messageIds),
+  };
+  const countedStore = new Proxy(store, {
+    get: (target, property, receiver) => {
+      if (property === 'getMessages') {
+        return (ids: readonly string[]) => {
+          calls.getMessages++;
+          return target.getMessages(ids);
+        };
+      }
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { calls, channel, store: countedStore, streams: countedStreams };
+}
+
+async function streamingMessage(store: Store): Promise<MessageRecord> {
+  const now = new Date().toISOString();
+  const sessionId = `ses_${hexId()}`;
+  await store.createSession({
+    id: sessionId,
+    principal: principal.id,
+    title: null,
+    persona: 'default',
+    createdAt: now,
+    updatedAt: now,
+  });
+  const message: MessageRecord = {
+    id: `msg_${hexId()}`,
+    sessionId,
+    principal: principal.id,
+    role: 'ASSISTANT',
+    content: '',
+    status: 'STREAMING',
+    error: null,
+    model: null,
+    usage: null,
+    createdAt: now,
+    completedAt: null,
+  };
+  await store.addMessage(message);
+  return message;
+}
+
+describe('StreamService with many quiet readers of one message', () => {
+  const backend = createMemoryBackend({ streamLogTtlSeconds: 3600 });
+  const { calls, channel, store, streams } = counted(backend.store, backend.streams);
+  const service = new StreamService({
+    store,
+    streams,
+    readerOptions: { ...DEFAULT_READER_OPTIONS, idlePollMs: 40 },
+  });
+  afterAll(async () => {
+    await service.close(1_000);
+    await backend.close();
+  });
+
+  it('asks storage once per message for all of them, not once per reader', async () => {
+    const message = await streamingMessage(backend.store);
+    const subscriber = { principal, ledgerKey: principal.id };
+    const readers = await Promise.all(
+      Array.from({ length: READERS }, () => service.open(subscriber, message.id, null)),
+    );
+    const collected = readers.map(async (reader) => {
+      const events: StreamEvent[] = [];
+      for await (const event of reader) events.push(event);
+      return events;
+    });
+    // Every reader reads the log once when it starts; after that only looks are shared.
+    await until(() => calls.reads >= READERS, { what: 'the first reads' });
+    const readsAtStart = calls.reads;
+    await until(() => calls.newestSeq >= 5, { what: 'five idle polls' });
+    // Each reader polled several times (40 ms ± 20 %): unshared, that would be 50 looks a round.
+    expect(calls.reads).toBe(readsAtStart);
+    expect(calls.newestSeq).toBeLessThan(READERS);
+
+    // Announcements lost: the shared look still finds that the log moved, and every reader reads.
+    channel.deaf = true;
+    const delta: StreamEvent = { type: 'delta', messageId: message.id, seq: 1, text: 'hi', at: 1 };
+    const end: StreamEvent = {
+      type: 'end',
+      messageId: message.id,
+      seq: 2,
+      status: 'COMPLETED',
+      at: 2,
+    };
+    await backend.streams.append(message.id, [delta, end]);
+    const results = await Promise.all(collected);
+    for (const events of results) expect(events.map((event) => event.seq)).toEqual([1, 2]);
+  });
+});
