@@ -21,7 +21,8 @@ import type { Context } from '../context.js';
  * subscribers of the same principal, the same document and operation, and the same values of the
  * variables the event's execution reads (those of the root field's own arguments, `messageId`
  * and `after`, pick the events, not how each is executed). The shared result is the same object
- * for the whole group, which lets the transports serialise it once as well (see ws-frames.ts).
+ * for the whole group, which lets the transports serialise it once as well (see ws-frames.ts, and
+ * `serialisedOnce` below for SSE).
  *
  * Isolation holds by construction: a subscriber only reads events of a message its principal
  * may see (StreamService.open checks), and the principal is part of the group.
@@ -90,7 +91,7 @@ export class SharedEventExecution {
 
   private async executeFor(event: unknown, args: ExecutionArgs): Promise<ExecutionResult> {
     this.counts.executed++;
-    return execute({ ...args, rootValue: event });
+    return serialisedOnce(await execute({ ...args, rootValue: event }));
   }
 
   private groupOf(args: ExecutionArgs): string {
@@ -142,4 +143,22 @@ export class SharedEventExecution {
     byOperation.set(operationName, sorted);
     return sorted;
   }
+}
+
+/**
+ * yoga serialises a result for SSE with the result's own `stringify` when it has one (also when
+ * it passes a copy without internals, which is serialised as usual): a shared result is
+ * serialised once for all its SSE subscribers. Not enumerable, so never part of the JSON.
+ */
+function serialisedOnce(result: ExecutionResult): ExecutionResult {
+  let json: string | undefined;
+  Object.defineProperty(result, 'stringify', {
+    value: (value: unknown) => {
+      if (value !== result) return JSON.stringify(value);
+      json ??= JSON.stringify(result);
+      return json;
+    },
+    enumerable: false,
+  });
+  return result;
 }
