@@ -85,6 +85,17 @@ describe('GET /metrics in production', () => {
     }
   });
 
+  it('outside production a METRICS_TOKEN that is set is asked for too', async () => {
+    const token = 'metrics-token-0123456789';
+    const server = await startServer({ env: { METRICS_TOKEN: token } });
+    try {
+      expect((await fetchMetrics(server)).status).toBe(401);
+      expect((await fetchMetrics(server, token)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('is refused while no METRICS_TOKEN is set', async () => {
     const server = await startServer({ env: { NODE_ENV: 'production', API_KEYS: 'ops:key-1' } });
     try {
