@@ -29,6 +29,7 @@ import type { Services } from './services/index.js';
 import { PointBuckets } from './services/limits/point-buckets.js';
 import { TokenBudgets } from './services/limits/token-budgets.js';
 import { createLlmChain, type LlmChain } from './services/llm/index.js';
+import { LOCAL_MODEL } from './services/llm/local.js';
 import { PersonaService } from './services/personas.js';
 import { createRagService } from './services/rag/index.js';
 import { DEFAULT_WRITER_OPTIONS } from './services/streams/event-writer.js';
@@ -70,10 +71,24 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     config: config.breakers,
     log: log.child({ component: 'breakers' }),
   });
-  const backend = overrides.backend ?? (await createBackend(config, breakers));
+  // Built before the parts it watches: its sources are read when Prometheus scrapes, by then
+  // all built (the WebSocket server attaches to the HTTP server last).
+  let openWebSockets = () => 0;
+  let webSocketRefusals = () => ({ connections: 0, messageRate: 0 });
+  const metrics = new Metrics(
+    {
+      openWebSockets: () => openWebSockets(),
+      openSubscriptions: () => services.streams.openCount,
+      runningGenerations: () => answers.runningCount,
+      breakers: () => breakers.list(),
+      webSocketRefusals: () => webSocketRefusals(),
+    },
+    configuredModels(config),
+  );
+  const backend = overrides.backend ?? (await createBackend(config, breakers, metrics));
   const llm =
     overrides.llm ??
-    createLlmChain({ llm: config.llm, breakers, log: log.child({ component: 'llm' }) });
+    createLlmChain({ llm: config.llm, breakers, log: log.child({ component: 'llm' }), metrics });
   const { services, answers, recovery } = await createServices({
     config,
     backend,
@@ -81,18 +96,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     breakers,
     log,
     now: overrides.now ?? Date.now,
+    metrics,
   });
   const authenticator = new Authenticator(config.apiKeys);
   const clientIps = new ClientIpResolver(config.limits.trustedProxies);
   const errors = createErrorMapper(log);
-  // The WebSocket server attaches to the HTTP server after it: the gauge reads it when scraped.
-  let openWebSockets = () => 0;
-  const metrics = new Metrics({
-    openWebSockets: () => openWebSockets(),
-    openSubscriptions: () => services.streams.openCount,
-    runningGenerations: () => answers.runningCount,
-    breakers: () => breakers.list(),
-  });
   const sharedExecution = new SharedEventExecution();
   const yoga = createYogaServer({
     schema: buildSchema(),
@@ -135,6 +143,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     log: log.child({ component: 'websocket' }),
   });
   openWebSockets = () => webSockets.openConnections;
+  webSocketRefusals = () => ({
+    connections: webSockets.refusedConnections,
+    messageRate: webSockets.closedByGuard['message-rate'],
+  });
 
   return {
     backend,
@@ -182,7 +194,18 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   };
 }
 
-function createBackend(config: Config, breakers: BreakerRegistry): Promise<Backend> | Backend {
+/** The model names metrics label by: every configured chat and embeddings model. */
+function configuredModels(config: Config): string[] {
+  const chat = config.llm.endpoints.flatMap((endpoint) => endpoint.models);
+  const embeddings = config.rag.embeddings ? [config.rag.embeddings.model] : [];
+  return [LOCAL_MODEL, ...chat, ...embeddings];
+}
+
+function createBackend(
+  config: Config,
+  breakers: BreakerRegistry,
+  metrics: Metrics,
+): Promise<Backend> | Backend {
   if (!config.redisUrl) {
     return createMemoryBackend({ streamLogTtlSeconds: config.streamLogTtlSeconds });
   }
@@ -191,6 +214,7 @@ function createBackend(config: Config, breakers: BreakerRegistry): Promise<Backe
     keyPrefix: config.redisKeyPrefix,
     streamLogTtlSeconds: config.streamLogTtlSeconds,
     breaker: breakers.create('redis', { kind: 'redis', timeout: true, isOutage: isRedisOutage }),
+    metrics,
   });
 }
 
@@ -201,10 +225,11 @@ interface ServiceParts {
   breakers: BreakerRegistry;
   log: Logger;
   now: () => number;
+  metrics: Metrics;
 }
 
 /** The domain, wired: what resolvers call, and the answer lifecycle the server drains. */
-async function createServices({ config, backend, llm, breakers, log, now }: ServiceParts) {
+async function createServices({ config, backend, llm, breakers, log, now, metrics }: ServiceParts) {
   const { store, streams: eventLogs, control, ledger } = backend;
   const personas = new PersonaService(PERSONAS_DIR);
   const rag = createRagService({
@@ -213,6 +238,7 @@ async function createServices({ config, backend, llm, breakers, log, now }: Serv
     llm,
     breakers,
     log: log.child({ component: 'rag' }),
+    metrics,
   });
   await rag.start();
   const tokenBudgets = new TokenBudgets({ ledger, budget: config.limits.tokenBudget, now });
@@ -233,6 +259,7 @@ async function createServices({ config, backend, llm, breakers, log, now }: Serv
       llm,
       personas,
       historyMessages: config.llm.historyMessages,
+      metrics,
     }),
     tokenBudgets,
     leaseMs: config.generation.leaseMs,

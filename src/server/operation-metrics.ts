@@ -1,11 +1,15 @@
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../context.js';
-import type { Metrics } from '../infra/metrics.js';
+import { type Metrics, refusalKindOf } from '../infra/metrics.js';
 import { describeOperation, errorCodes } from './operation-log.js';
 
 /** "ok", or the contract code of the result's first error (mapped before this runs). */
 const resultOf = (result: ExecutionResult) => errorCodes(result)[0] ?? 'ok';
+
+/** A refusal by a limit is told by its code and, for RATE_LIMITED, the `reason` beside it. */
+const refusalOf = (result: ExecutionResult, code: string) =>
+  refusalKindOf(code, result.errors?.[0]?.extensions?.reason);
 
 /**
  * Counts every operation with its result, refusals included: registered after the error
@@ -17,13 +21,12 @@ export function useOperationMetrics(metrics: Metrics): Plugin<Context> {
     started: number,
   ) => {
     const { operation, operationName } = describeOperation(args.document, args.operationName);
-    return (result: ExecutionResult) =>
-      metrics.recordOperation(
-        operation,
-        operationName,
-        resultOf(result),
-        (performance.now() - started) / 1000,
-      );
+    return (result: ExecutionResult) => {
+      const code = resultOf(result);
+      metrics.recordOperation(operation, operationName, code, (performance.now() - started) / 1000);
+      const refusal = code === 'ok' ? undefined : refusalOf(result, code);
+      if (refusal) metrics.recordRefusal(refusal);
+    };
   };
   return {
     onExecute({ args }) {

@@ -1,5 +1,6 @@
 import type { Store } from '../../infra/backend/types.js';
 import type { Logger } from '../../infra/logger.js';
+import type { LlmMetrics } from '../../infra/metrics.js';
 import type {
   MessageError,
   MessageErrorCode,
@@ -35,6 +36,8 @@ export interface AnswerGeneratorOptions {
   llm: LlmChain;
   personas: PersonaService;
   historyMessages: number;
+  /** Where each answer's usage is counted, by the model that gave it. */
+  metrics?: LlmMetrics;
 }
 
 /**
@@ -107,6 +110,7 @@ export class AnswerGenerator {
     }
     // A count that fails must not leave the answer unended: it is then simply unknown.
     usage ??= await countUsage(turns, writer.text).catch(() => null);
+    if (model !== null && usage !== null) this.options.metrics?.tokens(model, usage);
     return { ...ending, model, usage };
   }
 }

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RetrySettings } from '../../config.js';
 import { type Breaker, BreakerOpenError } from '../../infra/breakers.js';
 import type { Logger } from '../../infra/logger.js';
+import type { LlmMetrics, ModelCallResult } from '../../infra/metrics.js';
 import { retryDelayMs } from './backoff.js';
 import { type ChatTurn, GenerationFailure, type LlmChunk, type LlmProvider } from './types.js';
 
@@ -39,12 +40,19 @@ export class LlmChain implements LlmProvider {
   private readonly links: readonly ChainLink[];
   private readonly retry: RetrySettings;
   private readonly log: Logger;
+  private readonly metrics: LlmMetrics | undefined;
 
-  constructor(parts: { links: readonly ChainLink[]; retry: RetrySettings; log: Logger }) {
+  constructor(parts: {
+    links: readonly ChainLink[];
+    retry: RetrySettings;
+    log: Logger;
+    metrics?: LlmMetrics;
+  }) {
     const { links } = parts;
     this.links = links;
     this.retry = parts.retry;
     this.log = parts.log;
+    this.metrics = parts.metrics;
     if (links.length === 0) throw new Error('an LLM chain needs at least one link');
     this.model = links[0]!.provider.model;
     this.describe = links.map((link) => link.provider.describe).join(', then ');
@@ -56,6 +64,7 @@ export class LlmChain implements LlmProvider {
   }
 
   async *stream(turns: readonly ChatTurn[], signal: AbortSignal): AsyncGenerator<LlmChunk> {
+    const asked = performance.now();
     const deadline = Date.now() + this.retry.deadlineMs;
     let lastFailure: GenerationFailure = NOTHING_AVAILABLE();
     for (const link of this.links) {
@@ -69,7 +78,7 @@ export class LlmChain implements LlmProvider {
         continue;
       }
       yield { kind: 'model', model: link.provider.model };
-      yield* this.rest(link, opened.chunks, opened.first, signal);
+      yield* this.rest(link, opened.chunks, opened.first, signal, asked);
       return;
     }
     throw lastFailure;
@@ -88,8 +97,10 @@ export class LlmChain implements LlmProvider {
         return { chunks, first: await chunks.next() };
       } catch (error) {
         await chunks.return?.().catch(() => {});
+        if (signal.aborted) this.metrics?.modelCall(link.provider.model, 'cancelled');
         signal.throwIfAborted();
         const failure = asFailure(error);
+        this.metrics?.modelCall(link.provider.model, failure.code);
         const delay = retryDelayMs(attempt, this.retry, failure.retryAfterMs);
         const retryable =
           failure.transient &&
@@ -115,13 +126,29 @@ export class LlmChain implements LlmProvider {
     chunks: AsyncIterator<LlmChunk>,
     first: IteratorResult<LlmChunk>,
     signal: AbortSignal,
+    asked: number,
   ): AsyncGenerator<LlmChunk> {
+    const model = link.provider.model;
+    // A consumer that stops reading (its storage failed) ends the call like a cancel.
+    let result: ModelCallResult = 'cancelled';
+    let texted = false;
     try {
-      for (let next = first; !next.done; next = await chunks.next()) yield next.value;
+      for (let next = first; !next.done; next = await chunks.next()) {
+        if (next.value.kind === 'text' && !texted) {
+          texted = true;
+          this.metrics?.firstToken(model, (performance.now() - asked) / 1000);
+        }
+        yield next.value;
+      }
+      result = 'ok';
     } catch (error) {
-      if (!signal.aborted) link.breaker.recordFailure(error);
+      if (!signal.aborted) {
+        link.breaker.recordFailure(error);
+        result = asFailure(error).code;
+      }
       throw error;
     } finally {
+      this.metrics?.modelCall(model, result);
       await chunks.return?.().catch(() => {});
     }
   }

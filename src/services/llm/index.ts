@@ -1,6 +1,7 @@
 import type { Config } from '../../config.js';
 import type { BreakerRegistry } from '../../infra/breakers.js';
 import type { Logger } from '../../infra/logger.js';
+import type { LlmMetrics } from '../../infra/metrics.js';
 import { isLlmOutage, LlmChain } from './chain.js';
 import { LocalProvider } from './local.js';
 import { OpenAiProvider } from './openai.js';
@@ -14,10 +15,12 @@ export function createLlmChain({
   llm,
   breakers,
   log,
+  metrics,
 }: {
   llm: Config['llm'];
   breakers: BreakerRegistry;
   log: Logger;
+  metrics?: LlmMetrics;
 }): LlmChain {
   const breakerOptions = { kind: 'llm', timeout: false, isOutage: isLlmOutage } as const;
   if (llm.provider === 'local') {
@@ -28,6 +31,7 @@ export function createLlmChain({
       ],
       retry: llm.retry,
       log,
+      metrics,
     });
   }
   const links = llm.endpoints.flatMap((endpoint) =>
@@ -44,5 +48,5 @@ export function createLlmChain({
       breaker: breakers.create(`llm:${endpoint.name}:${model}`, breakerOptions),
     })),
   );
-  return new LlmChain({ links, retry: llm.retry, log });
+  return new LlmChain({ links, retry: llm.retry, log, metrics });
 }

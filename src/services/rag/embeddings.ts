@@ -4,6 +4,7 @@ import type { RetrySettings } from '../../config.js';
 import { Unavailable } from '../../errors.js';
 import { type Breaker, BreakerOpenError } from '../../infra/breakers.js';
 import type { Logger } from '../../infra/logger.js';
+import type { LlmMetrics } from '../../infra/metrics.js';
 import { retryDelayMs } from '../llm/backoff.js';
 import { GenerationFailure } from '../llm/index.js';
 import { upstreamFailure } from '../llm/upstream-failure.js';
@@ -27,6 +28,7 @@ export interface OpenAiEmbedderOptions {
   retry: RetrySettings;
   breaker: Breaker;
   log: Logger;
+  metrics?: LlmMetrics;
 }
 
 /**
@@ -80,10 +82,13 @@ export class OpenAiEmbedder implements Embedder {
       for (let attempt = 0; ; attempt++) {
         try {
           vectors.push(...(await this.embedBatch(batch, signal)));
+          this.options.metrics?.embeddingsCall(this.model, 'ok');
           break;
         } catch (error) {
+          if (signal?.aborted) this.options.metrics?.embeddingsCall(this.model, 'cancelled');
           signal?.throwIfAborted();
           const failure = toFailure(error);
+          this.options.metrics?.embeddingsCall(this.model, failure.code);
           const delay = retryDelayMs(attempt, retry, failure.retryAfterMs);
           const retryable =
             failure.transient && attempt + 1 < retry.maxAttempts && Date.now() + delay < deadline;

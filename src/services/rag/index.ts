@@ -2,6 +2,7 @@ import type { Config } from '../../config.js';
 import type { Backend } from '../../infra/backend/types.js';
 import type { BreakerRegistry } from '../../infra/breakers.js';
 import type { Logger } from '../../infra/logger.js';
+import type { LlmMetrics } from '../../infra/metrics.js';
 import { OramaSearchIndex } from '../../infra/search/orama-index.js';
 import { isLlmOutage } from '../llm/chain.js';
 import type { LlmChain } from '../llm/index.js';
@@ -18,8 +19,9 @@ export function createRagService(parts: {
   llm: LlmChain;
   breakers: BreakerRegistry;
   log: Logger;
+  metrics?: LlmMetrics;
 }): RagService {
-  const { config, backend, llm, breakers, log } = parts;
+  const { config, backend, llm, breakers, log, metrics } = parts;
   const settings = config.rag.embeddings;
   const embedder: Embedder = settings
     ? new OpenAiEmbedder({
@@ -31,6 +33,7 @@ export function createRagService(parts: {
           isOutage: isLlmOutage,
         }),
         log,
+        metrics,
       })
     : new LocalEmbedder();
   return new RagService({

@@ -1,6 +1,7 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Redis } from 'ioredis';
 import type { Breaker } from '../../breakers.js';
+import type { RedisMetrics } from '../../metrics.js';
 import type { Backend, ControlBus, Unwatch } from '../types.js';
 import { connectRedis, createGuard, startHeartbeat } from './connection.js';
 import { RedisDocumentStore } from './documents.js';
@@ -15,13 +16,16 @@ export interface RedisBackendOptions {
   keyPrefix: string;
   /** Guards every command; while open, calls fail fast with UPSTREAM_UNAVAILABLE. */
   breaker?: Breaker;
+  /** Times every command of both connections. */
+  metrics?: RedisMetrics;
 }
 
 /** Shared backend: any number of instances serve the same sessions and streams. */
 export async function createRedisBackend(options: RedisBackendOptions): Promise<Backend> {
   const keys = redisKeys(options.keyPrefix);
-  const commands = await connectRedis(options.url, 'parley-commands');
-  const subscriber = await connectRedis(options.url, 'parley-subscriber').catch(async (error) => {
+  const connect = (name: string) => connectRedis(options.url, name, options.metrics);
+  const commands = await connect('parley-commands');
+  const subscriber = await connect('parley-subscriber').catch(async (error) => {
     commands.disconnect();
     throw error;
   });
