@@ -57,8 +57,8 @@ export function createApolloChat({ httpUrl, wsUrl, apiKey }: ParleyEndpoints): C
     link,
     cache: new InMemoryCache({
       possibleTypes,
-      // Each event replaces the last one: without this Apollo tries to merge a MessageDelta
-      // into a MessageEnd and warns about lost data.
+      // Each event replaces the last one (they have no id to merge by): without this Apollo
+      // warns on every event that cache data may be lost.
       typePolicies: { Subscription: { fields: { messageStream: { merge: false } } } },
     }),
   });
