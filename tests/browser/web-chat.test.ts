@@ -101,6 +101,10 @@ describe('the web chat example in a real browser', () => {
     // Part of the answer is on the page while the upstream still holds the rest.
     await expect.poll(() => answerText(page), WAIT).toBe(CHUNKS.slice(0, 3).join(''));
     expect(await announced(page)).toBe('Answering…');
+    // Screen readers hear the answer as it streams: the conversation is a polite live log.
+    const log = page.getByRole('log', { name: 'Conversation' });
+    expect(await log.getAttribute('aria-live')).toBe('polite');
+    expect(await log.textContent()).toContain(CHUNKS.slice(0, 3).join(''));
     upstream.release();
     await expect.poll(() => announced(page), WAIT).toBe('Answer complete');
     expect(await answerText(page)).toBe(FULL_TEXT);

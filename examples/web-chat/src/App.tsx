@@ -48,7 +48,7 @@ export function App() {
     <main>
       <header>
         <h1>Parley chat</h1>
-        <button type="button" onClick={startOver} disabled={busy || streaming}>
+        <button type="button" onClick={startOver} disabled={busy}>
           New chat
         </button>
       </header>

@@ -65,6 +65,24 @@ export function useChat() {
       .finally(() => setHistoryLoaded(true));
   }, [client, save]);
 
+  /** The answer is over: it becomes an ordinary turn and nothing is left to resume. */
+  const finish = useCallback(
+    (status: MessageStatus, error?: string) => {
+      const { stream } = savedRef.current;
+      if (!stream) return;
+      const finished: Turn = {
+        id: stream.messageId,
+        role: 'ASSISTANT',
+        text: stream.text,
+        status,
+        ...(error ? { error } : {}),
+      };
+      setTurns((all) => all.map((turn) => (turn.id === finished.id ? finished : turn)));
+      save({ ...savedRef.current, stream: null });
+    },
+    [save],
+  );
+
   const applyEvent = useCallback(
     (event: MessageStreamSubscription['messageStream']) => {
       const { stream } = savedRef.current;
@@ -80,24 +98,16 @@ export function useChat() {
         });
         return;
       }
-      const end = getFragmentData(StreamEndFragmentDoc, event);
-      if (end.message.status === 'STREAMING') {
+      const { cursor, message } = getFragmentData(StreamEndFragmentDoc, event);
+      if (message.status === 'STREAMING') {
         // That server is shutting down while another one generates: resume from here.
-        save({ ...savedRef.current, stream: { ...stream, cursor: end.cursor } });
+        save({ ...savedRef.current, stream: { ...stream, cursor } });
         setAttempt((count) => count + 1);
         return;
       }
-      const finished: Turn = {
-        id: stream.messageId,
-        role: 'ASSISTANT',
-        text: stream.text,
-        status: end.message.status,
-        ...(end.message.error ? { error: end.message.error.message } : {}),
-      };
-      setTurns((all) => all.map((turn) => (turn.id === finished.id ? finished : turn)));
-      save({ ...savedRef.current, stream: null });
+      finish(message.status, message.error?.message);
     },
-    [save],
+    [save, finish],
   );
 
   // Follows the active answer from its saved cursor: from the start, or resumed after a reload.
@@ -108,13 +118,20 @@ export function useChat() {
     const after = savedRef.current.stream?.cursor ?? null;
     const subscription = client
       .subscription(MessageStreamDocument, { messageId: streamingId, after })
-      .subscribe((result) => {
-        if (result.error) setError(result.error.graphQLErrors[0]?.message ?? result.error.message);
-        // urql repeats the last result with hasNext false when the stream completes.
-        else if (result.data && result.hasNext) applyEvent(result.data.messageStream);
+      .subscribe(({ data, error, hasNext }) => {
+        if (error?.graphQLErrors.length) {
+          // Refused (the message is gone, or not ours): nothing to resume.
+          finish('INTERRUPTED', error.graphQLErrors[0]!.message);
+        } else if (error) {
+          // The network: the saved cursor stays, a reload resumes from it.
+          setError(error.message);
+        } else if (data && hasNext) {
+          // urql repeats the last result with hasNext false when the stream completes.
+          applyEvent(data.messageStream);
+        }
       });
     return () => subscription.unsubscribe();
-  }, [client, streamingId, historyLoaded, attempt, applyEvent]);
+  }, [client, streamingId, historyLoaded, attempt, applyEvent, finish]);
 
   const send = useCallback(
     async (question: string) => {
