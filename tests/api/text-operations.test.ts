@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GraphQLResponse, gql, gqlData } from '../support/client.js';
-import { FakeOpenAI, type RecordedRequest } from '../support/fake-openai.js';
+import { FakeOpenAI } from '../support/fake-openai.js';
 import { type BackendKind, startServer, type TestServer } from '../support/server.js';
 
 const USER_KEY = 'key-text-user-0001';
@@ -117,9 +117,6 @@ async function cacheStats(server: TestServer): Promise<CacheStats> {
   return (await gqlData<{ admin: { textCache: CacheStats } }>(server, CACHE_STATS, {}, admin)).admin
     .textCache;
 }
-
-const completionRequests = (upstream: FakeOpenAI): RecordedRequest[] =>
-  upstream.requests.filter((request) => request.body.stream !== true);
 
 describe.each<BackendKind>(['memory', 'redis'])('text operations on the %s backend', (backend) => {
   const upstream = new FakeOpenAI();
@@ -544,5 +541,99 @@ describe('text operations: input, options, scopes and cost', () => {
     // A mutation's base of 10, then each input at least the operation's weight of 40.
     expect(one).toBeGreaterThanOrEqual(10 + 40);
     expect(three - 10).toBe(3 * (one - 10));
+  });
+});
+
+describe('text operations from the local responder (LLM_PROVIDER=local)', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startServer({ env: { API_KEYS, LLM_PROVIDER: 'local', TEXT_BATCH_MAX: '10' } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const REVIEW =
+    'The new release is great and the streaming feels fast. Setup was painful on Windows. ' +
+    'Support answered quickly and the docs helped.';
+
+  it('every operation gives a deterministic result labelled offline', async () => {
+    const results = new Map<string, Analysis>();
+    for (const operation of Object.keys(VALID)) {
+      const input = {
+        ...inputFor(operation, REVIEW),
+        options: operation === 'SENTIMENT' ? undefined : {},
+      };
+      const result = await analyzed(server, input);
+      results.set(operation, result);
+      expect(result).toMatchObject({ operation, model: 'parley-local-responder', cached: false });
+      expect(result.notice).toContain('offline');
+      const text = JSON.stringify([result.summary, result.points, result.questions, result.answer]);
+      if (operation !== 'SENTIMENT') expect(text).toContain('offline');
+      expect(result.usage?.promptTokens).toBeGreaterThan(0);
+    }
+    expect(results.get('SUMMARIZE')?.summary).toMatch(/^offline summary: The new release is great/);
+    // "great", "fast", "helped" against "painful": both kinds, so MIXED.
+    expect(results.get('SENTIMENT')?.sentiment?.label).toBe('MIXED');
+    expect(results.get('KEY_POINTS')?.points).toEqual([
+      'offline: The new release is great and the streaming feels fast.',
+      'offline: Setup was painful on Windows.',
+      'offline: Support answered quickly and the docs helped.',
+    ]);
+    expect(results.get('ANSWER')?.answer).toBe(
+      'offline answer: The new release is great and the streaming feels fast.',
+    );
+  });
+
+  it('one long-lived server answers many cases in sequence, each exactly as the first time', async () => {
+    const texts = [
+      'I love this library. It is excellent.',
+      'This is terrible. Everything crashed and the errors were awful.',
+      'The meeting is on Tuesday. Bring the report.',
+      'Good ideas, bad execution. The plan failed but the team was great.',
+    ];
+    const expectedLabels = ['POSITIVE', 'NEGATIVE', 'NEUTRAL', 'MIXED'];
+    const operations = Object.keys(VALID);
+    const first = new Map<string, Analysis>();
+    const statsBefore = await cacheStats(server);
+    let calls = 0;
+    for (let round = 0; round < 3; round++) {
+      for (const [textIndex, text] of texts.entries()) {
+        for (const operation of operations) {
+          const input = inputFor(operation, text);
+          const result = await analyzed(server, input);
+          calls++;
+          const key = `${operation}:${textIndex}`;
+          const earlier = first.get(key);
+          if (earlier) {
+            expect(result).toEqual({ ...earlier, cached: true });
+          } else {
+            expect(result.cached).toBe(false);
+            first.set(key, result);
+          }
+          if (operation === 'SENTIMENT') {
+            expect(result.sentiment?.label).toBe(expectedLabels[textIndex]);
+          }
+        }
+      }
+      // A batch of the same inputs, in the middle of it all: every item a hit, in order.
+      const { analyzeTexts } = await gqlData<{ analyzeTexts: BatchItem[] }>(
+        server,
+        ANALYZE_MANY,
+        { inputs: operations.map((operation) => inputFor(operation, texts[round]!)) },
+        user,
+      );
+      calls += operations.length;
+      expect(
+        analyzeTexts.map((item) => ('operation' in item ? item.operation : item.code)),
+      ).toEqual(operations);
+      for (const item of analyzeTexts) expect(item).toMatchObject({ cached: true });
+    }
+    const stats = await cacheStats(server);
+    const misses = texts.length * operations.length;
+    expect(stats.misses - statsBefore.misses).toBe(misses);
+    expect(stats.hits - statsBefore.hits).toBe(calls - misses);
+    expect(stats.entries - statsBefore.entries).toBe(misses);
   });
 });
