@@ -538,9 +538,12 @@ describe('text operations: input, options, scopes and cost', () => {
     };
     const one = await requestedCost(1);
     const three = await requestedCost(3);
-    // A mutation's base of 10, then each input at least the operation's weight of 40.
-    expect(one).toBeGreaterThanOrEqual(10 + 40);
-    expect(three - 10).toBe(3 * (one - 10));
+    // A mutation's base of 10, then per input the operation's weight of 40 and the two objects
+    // selected (sentiment, usage): a batch of the default TEXT_BATCH_MAX (20) stays within the
+    // default MAX_OPERATION_COST (1000).
+    expect(one).toBe(10 + 40 + 2);
+    expect(three).toBe(10 + 3 * (40 + 2));
+    expect(10 + 20 * (one - 10)).toBeLessThanOrEqual(1000);
   });
 });
 
@@ -635,5 +638,57 @@ describe('text operations from the local responder (LLM_PROVIDER=local)', () => 
     expect(stats.misses - statsBefore.misses).toBe(misses);
     expect(stats.hits - statsBefore.hits).toBe(calls - misses);
     expect(stats.entries - statsBefore.entries).toBe(misses);
+  });
+});
+
+describe('text operations through the fallback chain', () => {
+  const upstream = new FakeOpenAI();
+  let server: TestServer;
+  const FALLBACK = 'text-fallback-model';
+
+  beforeAll(async () => {
+    await upstream.start();
+    server = await startServer({
+      env: {
+        API_KEYS,
+        OPENAI_BASE_URL: upstream.baseURL,
+        OPENAI_API_KEY: 'sk-test',
+        LLM_MODEL: MODEL,
+        LLM_FALLBACK_MODELS: FALLBACK,
+        LLM_RETRY_MAX_ATTEMPTS: '2',
+        LLM_RETRY_BASE_DELAY_MS: '1',
+        BREAKER_VOLUME_THRESHOLD: '1000',
+        BREAKER_FAILURE_THRESHOLD: '1000',
+      },
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await upstream.close();
+  });
+
+  it('a transient failure is retried, a lasting one moves on to the fallback model, which answers', async () => {
+    upstream.enqueueFor(
+      MODEL,
+      { status: 503 },
+      { content: JSON.stringify({ summary: 'retried' }) },
+    );
+    expect(await analyzed(server, { text: 'retry me', operation: 'SUMMARIZE' })).toMatchObject({
+      summary: 'retried',
+      model: MODEL,
+    });
+
+    upstream.enqueueFor(MODEL, { status: 503 }, { status: 503 });
+    upstream.enqueueFor(FALLBACK, { content: JSON.stringify({ summary: 'from the fallback' }) });
+    const before = upstream.requests.length;
+    expect(await analyzed(server, { text: 'fall back', operation: 'SUMMARIZE' })).toMatchObject({
+      summary: 'from the fallback',
+      model: FALLBACK,
+    });
+    expect(upstream.requests.slice(before).map((request) => request.body.model)).toEqual([
+      MODEL,
+      MODEL,
+      FALLBACK,
+    ]);
   });
 });
