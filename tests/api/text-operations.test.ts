@@ -692,3 +692,37 @@ describe('text operations through the fallback chain', () => {
     ]);
   });
 });
+
+describe('text operations with LLM_STRUCTURED_OUTPUT=prompt', () => {
+  const upstream = new FakeOpenAI();
+  let server: TestServer;
+
+  beforeAll(async () => {
+    await upstream.start();
+    server = await startServer({
+      env: {
+        API_KEYS,
+        OPENAI_BASE_URL: upstream.baseURL,
+        OPENAI_API_KEY: 'sk-test',
+        LLM_MODEL: MODEL,
+        LLM_STRUCTURED_OUTPUT: 'prompt',
+      },
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await upstream.close();
+  });
+
+  it('sends no response_format, carries the schema in the prompt, and still validates the answer', async () => {
+    upstream.enqueueFor(MODEL, {
+      content: '```json\n{"questions": ["Why?", "How?"]}\n```',
+    });
+    const result = await analyzed(server, { text: 'prompt only', operation: 'QUESTIONS' });
+    expect(result.questions).toEqual(['Why?', 'How?']);
+    const body = upstream.requests.at(-1)!.body;
+    expect(body.response_format).toBeUndefined();
+    expect(body.messages[0]?.content).toContain('"questions"');
+    expect(body.messages[0]?.content).toContain('JSON Schema');
+  });
+});

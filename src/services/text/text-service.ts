@@ -18,17 +18,11 @@ import {
 } from '../llm/index.js';
 import { countUsage } from '../llm/usage.js';
 import { mapBounded } from './bounded.js';
+import type { AnalyzeTextInput } from './input.js';
+import { taskFrom } from './input.js';
 import { OPERATIONS, parseModelJson } from './operations.js';
-import { parseOptions } from './options.js';
 import { type TextTask, turnsFor } from './prompts.js';
 import type { TextResultCache } from './result-cache.js';
-
-export interface AnalyzeTextInput {
-  text: string;
-  operation: TextOperation;
-  question?: string | null;
-  options?: unknown;
-}
 
 export interface TextServiceOptions {
   llm: LlmChain;
@@ -64,7 +58,7 @@ export class TextService {
 
   async analyze(caller: Caller, input: AnalyzeTextInput): Promise<TextAnalysisRecord> {
     this.assertAccepting();
-    const task = this.taskOf(caller, input);
+    const task = taskFrom(input, this.options, caller.log);
     const { cache, llm } = this.options;
     const key = cache.keyOf(caller.principal.id, llm.model, task);
     const hit = await cache.read(task.operation, key);
@@ -110,35 +104,6 @@ export class TextService {
 
   invalidateCache(operation: TextOperation | null): Promise<number> {
     return this.options.cache.invalidate(operation);
-  }
-
-  /** The input checked as a message is (size, control characters, the input guard). */
-  private taskOf(caller: Caller, input: AnalyzeTextInput): TextTask {
-    const { maxTextChars, inputGuard } = this.options;
-    const question = input.question ?? null;
-    checkSize(input.text, 'text', maxTextChars);
-    if (input.operation === 'ANSWER') {
-      if (question === null || question.trim() === '') {
-        throw new BadInput('ANSWER needs a question.', {
-          field: 'question',
-          reason: 'QUESTION_REQUIRED',
-        });
-      }
-      checkSize(question, 'question', maxTextChars);
-    } else if (question !== null) {
-      throw new BadInput(`A question is only taken by ANSWER, not by ${input.operation}.`, {
-        field: 'question',
-      });
-    }
-    const options = parseOptions(input.operation, input.options);
-    const flags = [
-      ...inputGuard.check(input.text, 'text'),
-      ...(question === null ? [] : inputGuard.check(question, 'question')),
-    ];
-    if (flags.length > 0) {
-      caller.log.warn({ operation: input.operation, flags }, 'input guard flagged a text');
-    }
-    return { operation: input.operation, text: input.text, question, options };
   }
 
   private async run(caller: Caller, task: TextTask): Promise<TextAnalysisRecord> {
@@ -237,16 +202,6 @@ export class TextService {
     if (!this.accepting) {
       throw new Unavailable('The server is shutting down; retry on another instance.');
     }
-  }
-}
-
-function checkSize(value: string, field: string, maxChars: number): void {
-  if (value.trim() === '') throw new BadInput(`The ${field} is empty.`, { field });
-  if (value.length > maxChars) {
-    throw new BadInput(`The ${field} is longer than ${maxChars} characters.`, {
-      field,
-      maxLength: maxChars,
-    });
   }
 }
 

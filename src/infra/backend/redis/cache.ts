@@ -103,6 +103,7 @@ export class RedisResultCache implements ResultCache {
 
   stats(scopes: readonly string[]): Promise<CacheScopeStats[]> {
     for (const scope of scopes) assertPlainCacheName(scope);
+    if (scopes.length === 0) return Promise.resolve([]);
     return this.guarded(async () => {
       const now = this.now();
       const pipeline = this.redis.pipeline();
