@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GraphQLResponse, gql, gqlData } from '../support/client.js';
 import { FakeOpenAI } from '../support/fake-openai.js';
+import { PrivateRedis } from '../support/redis.js';
 import { type BackendKind, startServer, type TestServer } from '../support/server.js';
 
 const USER_KEY = 'key-text-user-0001';
@@ -724,5 +725,45 @@ describe('text operations with LLM_STRUCTURED_OUTPUT=prompt', () => {
     expect(body.response_format).toBeUndefined();
     expect(body.messages[0]?.content).toContain('"questions"');
     expect(body.messages[0]?.content).toContain('JSON Schema');
+  });
+});
+
+describe('text operations while the Redis cache is away', () => {
+  const upstream = new FakeOpenAI();
+  const redis = new PrivateRedis();
+  let server: TestServer;
+
+  beforeAll(async () => {
+    await upstream.start();
+    await redis.start();
+    server = await startServer({
+      backend: 'redis',
+      redisUrl: redis.url,
+      env: {
+        API_KEYS,
+        OPENAI_BASE_URL: upstream.baseURL,
+        OPENAI_API_KEY: 'sk-test',
+        LLM_MODEL: MODEL,
+      },
+    });
+  });
+  afterAll(async () => {
+    // Back before the server closes: a close with Redis gone leaves ioredis rejecting.
+    await redis.start();
+    await server?.close();
+    await redis.destroy();
+    await upstream.close();
+  });
+
+  it('a cache that cannot be reached only costs a model call', async () => {
+    const input = { text: 'outage', operation: 'SUMMARIZE' };
+    upstream.enqueueFor(MODEL, { content: JSON.stringify({ summary: 'before' }) });
+    expect(await analyzed(server, input)).toMatchObject({ summary: 'before', cached: false });
+    expect((await analyzed(server, input)).cached).toBe(true);
+    await redis.stop();
+    upstream.enqueueFor(MODEL, { content: JSON.stringify({ summary: 'during' }) });
+    const before = upstream.requests.length;
+    expect(await analyzed(server, input)).toMatchObject({ summary: 'during', cached: false });
+    expect(upstream.requests.length).toBe(before + 1);
   });
 });
