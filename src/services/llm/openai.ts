@@ -126,9 +126,9 @@ export class OpenAiProvider implements LlmProvider {
 }
 
 /**
- * Whole (non-streamed) answers, kept apart from streaming. An
- * upstream that answers 400 to a `response_format` it does not know is asked again one step
- * down (json_schema, then json_object, then the prompt alone); the step that works is kept.
+ * A whole (non-streamed) answer, apart from the streaming path. An upstream that answers 400 to
+ * a `response_format` it does not know is asked again one step down (json_schema, then
+ * json_object, then the prompt alone); the caller keeps the step that worked.
  */
 async function completeStructured(
   client: OpenAI,

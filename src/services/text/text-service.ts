@@ -166,6 +166,8 @@ export class TextService {
     const reservation = await this.reserve(caller, turns);
     let used = 0;
     try {
+      // Nothing cancels a text operation from outside: the chain's deadline and the provider's
+      // timeout bound it, and shutdown waits for it as for any request.
       const completion = await this.options.llm
         .complete(turns, request, new AbortController().signal)
         .catch((error: unknown) => {
