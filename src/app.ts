@@ -35,6 +35,8 @@ import { createRagService } from './services/rag/index.js';
 import { DEFAULT_WRITER_OPTIONS } from './services/streams/event-writer.js';
 import { DEFAULT_READER_OPTIONS } from './services/streams/stream-reader.js';
 import { StreamService } from './services/streams/stream-service.js';
+import { TextResultCache } from './services/text/result-cache.js';
+import { TextService } from './services/text/text-service.js';
 
 /** Lists without a slicing argument count as 10 items; slices are counted up to their maxima. */
 const COST_MODEL = { defaultListSize: 10, maxSlice: { first: 100, last: 100, k: 50 } };
@@ -174,6 +176,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       draining = true;
       log.info('draining');
       services.chat.stopAccepting();
+      services.text.stopAccepting();
       await recovery.stop();
       await answers.shutdown();
       await services.streams.close(config.shutdownGraceMs);
@@ -207,7 +210,10 @@ function createBackend(
   metrics: Metrics,
 ): Promise<Backend> | Backend {
   if (!config.redisUrl) {
-    return createMemoryBackend({ streamLogTtlSeconds: config.streamLogTtlSeconds });
+    return createMemoryBackend({
+      streamLogTtlSeconds: config.streamLogTtlSeconds,
+      cacheMaxEntries: config.text.cacheMaxEntries,
+    });
   }
   return createRedisBackend({
     url: config.redisUrl,
@@ -287,13 +293,14 @@ async function createServices({ config, backend, llm, breakers, log, now, metric
     readerOptions: { ...DEFAULT_READER_OPTIONS, maxOutageMs: config.storageOutage.maxMs },
     maxSubscriptionsPerPrincipal: config.limits.maxSubscriptionsPerPrincipal,
   });
+  const inputGuard = new InputGuard(config.limits.inputGuard);
   const chat = new ChatService({
     store,
     streams: eventLogs,
     personas,
     answers,
     streamService: streams,
-    inputGuard: new InputGuard(config.limits.inputGuard),
+    inputGuard,
     options: { maxMessageChars: config.maxMessageChars, maxTitleChars: 200, cancelWaitMs: 10_000 },
     log: log.child({ component: 'chat' }),
   });
@@ -306,6 +313,20 @@ async function createServices({ config, backend, llm, breakers, log, now, metric
     points,
     tokenBudgets,
     rag,
+    text: new TextService({
+      llm,
+      cache: new TextResultCache(
+        backend.cache,
+        config.text.cacheTtlSeconds * 1000,
+        log.child({ component: 'text' }),
+      ),
+      tokenBudgets,
+      inputGuard,
+      maxTextChars: config.maxMessageChars,
+      batchMax: config.text.batchMax,
+      batchConcurrency: config.text.batchConcurrency,
+      maxCompletionTokens: config.llm.maxCompletionTokens,
+    }),
   };
   return { services, answers, recovery };
 }

@@ -233,6 +233,7 @@ const envSchema = z.object({
   LLM_TOKEN_BUDGET_WINDOW_SECONDS: integer(1, 366 * 24 * 3600).default(86_400),
   LLM_TOKEN_BUDGETS: namedNumbers.optional(),
   LLM_MAX_COMPLETION_TOKENS: integer(1, 1_000_000).default(2_048),
+  LLM_STRUCTURED_OUTPUT: z.enum(['json_schema', 'json_object', 'prompt']).default('json_schema'),
   MAX_CONCURRENT_GENERATIONS: integer(1, 10_000).default(3),
   MAX_SUBSCRIPTIONS_PER_PRINCIPAL: integer(1, 100_000).default(200),
   TRUSTED_PROXIES: cidrList.optional(),
@@ -270,6 +271,12 @@ const envSchema = z.object({
   EMBEDDINGS_API_KEY: z.string().min(1).optional(),
   EMBEDDINGS_BATCH_SIZE: integer(1, 2_048).default(64),
   EMBEDDINGS_TIMEOUT_MS: integer(100, 600_000).default(30_000),
+
+  // Text operations (analyzeText, analyzeTexts) and their result cache.
+  TEXT_BATCH_MAX: integer(1, 1_000).default(20),
+  TEXT_BATCH_CONCURRENCY: integer(1, 64).default(4),
+  CACHE_TTL_SECONDS: integer(0, 30 * 24 * 3600).default(3600),
+  TEXT_CACHE_MAX_ENTRIES: integer(1, 1_000_000).default(1_000),
 });
 
 /** One OpenAI-compatible endpoint and the models to try on it, in order. */
@@ -326,6 +333,8 @@ export interface Config {
     localTokenDelayMs: number;
     /** The completion cap asked of the model (`max_tokens`), and reserved in token budgets. */
     maxCompletionTokens: number;
+    /** How structured output is asked for first (json_schema → json_object → prompt on a 400). */
+    structuredOutput: 'json_schema' | 'json_object' | 'prompt';
     retry: RetrySettings;
   };
   breakers: BreakerConfig;
@@ -341,6 +350,17 @@ export interface Config {
   /** Bearer token for GET /metrics; in production /metrics answers only with it. */
   metricsToken: string | undefined;
   rag: RagConfig;
+  text: TextConfig;
+}
+
+/** Text operations: batch bounds and the result cache. */
+export interface TextConfig {
+  batchMax: number;
+  batchConcurrency: number;
+  /** 0 turns the cache off. */
+  cacheTtlSeconds: number;
+  /** The bound of the embedded (in-memory) cache; Redis entries are bounded by their TTL. */
+  cacheMaxEntries: number;
 }
 
 /** Retrieval: how documents are chunked and embedded, and how much one principal may store. */
@@ -480,6 +500,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       totalTimeoutMs: vars.LLM_TOTAL_TIMEOUT_MS,
       localTokenDelayMs: vars.LOCAL_LLM_TOKEN_DELAY_MS,
       maxCompletionTokens: vars.LLM_MAX_COMPLETION_TOKENS,
+      structuredOutput: vars.LLM_STRUCTURED_OUTPUT,
       retry: {
         maxAttempts: vars.LLM_RETRY_MAX_ATTEMPTS,
         baseDelayMs: vars.LLM_RETRY_BASE_DELAY_MS,
@@ -564,6 +585,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       costLimiting: vars.COST_LIMITING === 'on',
     },
     rag: ragConfig(vars),
+    text: {
+      batchMax: vars.TEXT_BATCH_MAX,
+      batchConcurrency: vars.TEXT_BATCH_CONCURRENCY,
+      cacheTtlSeconds: vars.CACHE_TTL_SECONDS,
+      cacheMaxEntries: vars.TEXT_CACHE_MAX_ENTRIES,
+    },
   };
 }
 

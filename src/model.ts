@@ -215,3 +215,55 @@ export const DEFAULT_COLLECTION = 'default';
 
 const DOCUMENT_ID = /^doc_[0-9a-f]{32}$/;
 export const isDocumentId = (id: string) => DOCUMENT_ID.test(id);
+
+/* Text operations (analyzeText, analyzeTexts). */
+
+export const TEXT_OPERATIONS = [
+  'SUMMARIZE',
+  'SENTIMENT',
+  'KEY_POINTS',
+  'QUESTIONS',
+  'ANSWER',
+] as const;
+export type TextOperation = (typeof TEXT_OPERATIONS)[number];
+
+export const SENTIMENT_LABELS = ['POSITIVE', 'NEGATIVE', 'NEUTRAL', 'MIXED'] as const;
+export type SentimentLabel = (typeof SENTIMENT_LABELS)[number];
+
+/** One text operation's result; only the field of its operation is set. */
+export interface TextAnalysisRecord {
+  operation: TextOperation;
+  summary: string | null;
+  sentiment: { label: SentimentLabel; confidence: number } | null;
+  points: string[] | null;
+  questions: string[] | null;
+  answer: string | null;
+  model: string | null;
+  /** What making the result cost; a cached result repeats it and charges nothing. */
+  usage: TokenUsage | null;
+  /** Set when no language model made the result (the offline responder). */
+  notice: string | null;
+  cached: boolean;
+}
+
+/** Why one item of a batch has no result: the contract code and a client-safe message. */
+export interface TextAnalysisErrorRecord {
+  index: number;
+  code: string;
+  message: string;
+  reason: string | null;
+}
+
+export interface TextCacheOperationStats {
+  operation: TextOperation;
+  hits: number;
+  misses: number;
+  entries: number;
+}
+
+export interface TextCacheStats {
+  hits: number;
+  misses: number;
+  entries: number;
+  operations: TextCacheOperationStats[];
+}

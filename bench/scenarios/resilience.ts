@@ -6,7 +6,7 @@ import { RESILIENCE_PRESETS } from '../../src/config.js';
 import { createGuard, isRedisOutage } from '../../src/infra/backend/redis/connection.js';
 import { BreakerRegistry } from '../../src/infra/breakers.js';
 import { isLlmOutage, LlmChain } from '../../src/services/llm/chain.js';
-import type { ChatTurn, LlmChunk, LlmProvider } from '../../src/services/llm/types.js';
+import type { ChatTurn, Completion, LlmChunk, LlmProvider } from '../../src/services/llm/types.js';
 import type { Scenario, ScenarioContext } from '../harness/scenario.js';
 
 /**
@@ -37,6 +37,10 @@ class InstantProvider implements LlmProvider {
     yield { kind: 'text', text: 'a' };
     yield { kind: 'text', text: 'b' };
     yield { kind: 'usage', usage: { promptTokens: 1, completionTokens: 2 } };
+  }
+
+  async complete(): Promise<Completion> {
+    return { text: '{}', model: this.model, usage: { promptTokens: 1, completionTokens: 2 } };
   }
 }
 

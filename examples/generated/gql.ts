@@ -14,6 +14,7 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "query AnalyzeText($input: AnalyzeTextInput!) {\n  analyzeText(input: $input) {\n    operation\n    summary\n    sentiment {\n      label\n      confidence\n    }\n    points\n    questions\n    answer\n    model\n    usage {\n      promptTokens\n      completionTokens\n    }\n    cached\n  }\n}\n\nmutation AnalyzeTexts($inputs: [AnalyzeTextInput!]!) {\n  analyzeTexts(inputs: $inputs) {\n    __typename\n    ... on TextAnalysis {\n      operation\n      summary\n      sentiment {\n        label\n        confidence\n      }\n      points\n      questions\n      answer\n      cached\n    }\n    ... on TextAnalysisError {\n      index\n      code\n      message\n      reason\n    }\n  }\n}": typeof types.AnalyzeTextDocument,
     "mutation CancelMessage($id: ID!) {\n  cancelMessage(id: $id) {\n    id\n    status\n    content\n  }\n}": typeof types.CancelMessageDocument,
     "mutation CreateSession($input: CreateSessionInput!) {\n  createSession(input: $input) {\n    id\n    title\n    createdAt\n    persona {\n      id\n      name\n    }\n  }\n}": typeof types.CreateSessionDocument,
     "mutation DeleteSession($id: ID!) {\n  deleteSession(id: $id)\n}": typeof types.DeleteSessionDocument,
@@ -26,6 +27,7 @@ type Documents = {
     "query Viewer {\n  viewer {\n    principal\n    scopes\n    anonymous\n  }\n}": typeof types.ViewerDocument,
 };
 const documents: Documents = {
+    "query AnalyzeText($input: AnalyzeTextInput!) {\n  analyzeText(input: $input) {\n    operation\n    summary\n    sentiment {\n      label\n      confidence\n    }\n    points\n    questions\n    answer\n    model\n    usage {\n      promptTokens\n      completionTokens\n    }\n    cached\n  }\n}\n\nmutation AnalyzeTexts($inputs: [AnalyzeTextInput!]!) {\n  analyzeTexts(inputs: $inputs) {\n    __typename\n    ... on TextAnalysis {\n      operation\n      summary\n      sentiment {\n        label\n        confidence\n      }\n      points\n      questions\n      answer\n      cached\n    }\n    ... on TextAnalysisError {\n      index\n      code\n      message\n      reason\n    }\n  }\n}": types.AnalyzeTextDocument,
     "mutation CancelMessage($id: ID!) {\n  cancelMessage(id: $id) {\n    id\n    status\n    content\n  }\n}": types.CancelMessageDocument,
     "mutation CreateSession($input: CreateSessionInput!) {\n  createSession(input: $input) {\n    id\n    title\n    createdAt\n    persona {\n      id\n      name\n    }\n  }\n}": types.CreateSessionDocument,
     "mutation DeleteSession($id: ID!) {\n  deleteSession(id: $id)\n}": types.DeleteSessionDocument,
@@ -52,6 +54,10 @@ const documents: Documents = {
  */
 export function graphql(source: string): unknown;
 
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query AnalyzeText($input: AnalyzeTextInput!) {\n  analyzeText(input: $input) {\n    operation\n    summary\n    sentiment {\n      label\n      confidence\n    }\n    points\n    questions\n    answer\n    model\n    usage {\n      promptTokens\n      completionTokens\n    }\n    cached\n  }\n}\n\nmutation AnalyzeTexts($inputs: [AnalyzeTextInput!]!) {\n  analyzeTexts(inputs: $inputs) {\n    __typename\n    ... on TextAnalysis {\n      operation\n      summary\n      sentiment {\n        label\n        confidence\n      }\n      points\n      questions\n      answer\n      cached\n    }\n    ... on TextAnalysisError {\n      index\n      code\n      message\n      reason\n    }\n  }\n}"): (typeof documents)["query AnalyzeText($input: AnalyzeTextInput!) {\n  analyzeText(input: $input) {\n    operation\n    summary\n    sentiment {\n      label\n      confidence\n    }\n    points\n    questions\n    answer\n    model\n    usage {\n      promptTokens\n      completionTokens\n    }\n    cached\n  }\n}\n\nmutation AnalyzeTexts($inputs: [AnalyzeTextInput!]!) {\n  analyzeTexts(inputs: $inputs) {\n    __typename\n    ... on TextAnalysis {\n      operation\n      summary\n      sentiment {\n        label\n        confidence\n      }\n      points\n      questions\n      answer\n      cached\n    }\n    ... on TextAnalysisError {\n      index\n      code\n      message\n      reason\n    }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -8,6 +8,7 @@ import './chat.js';
 import './rag.js';
 import './streams.js';
 import './system.js';
+import './text.js';
 
 builder.queryType({});
 builder.mutationType({});

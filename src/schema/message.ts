@@ -20,7 +20,7 @@ const MessageErrorRef = builder.objectRef<MessageError>('MessageError').implemen
   }),
 });
 
-const TokenUsageRef = builder.objectRef<TokenUsage>('TokenUsage').implement({
+export const TokenUsageRef = builder.objectRef<TokenUsage>('TokenUsage').implement({
   fields: (t) => ({
     promptTokens: t.exposeInt('promptTokens'),
     completionTokens: t.exposeInt('completionTokens'),

@@ -6,6 +6,7 @@ import type { TokenBudgets } from './limits/token-budgets.js';
 import type { PersonaService } from './personas.js';
 import type { RagService } from './rag/rag-service.js';
 import type { StreamService } from './streams/stream-service.js';
+import type { TextService } from './text/text-service.js';
 
 /** Everything a resolver may call, built once by the composition root. */
 export interface Services {
@@ -17,4 +18,5 @@ export interface Services {
   points: PointBuckets;
   tokenBudgets: TokenBudgets;
   rag: RagService;
+  text: TextService;
 }

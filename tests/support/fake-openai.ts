@@ -7,7 +7,8 @@ import type { AddressInfo, Socket } from 'node:net';
  * chat.completion.chunk, `[DONE]`, JSON error bodies), so the real openai SDK is exercised.
  * Each request takes the next script queued for its model, or its model's default, or the next
  * script queued for every model, or the default one, and can fail in every way a real upstream
- * does.
+ * does. A request without `stream: true` gets one chat.completion (JSON) whose content is the
+ * script's `content` (or its chunks joined), for structured output.
  */
 export interface UpstreamScript {
   /** Text deltas, one chunk each. */
@@ -28,8 +29,15 @@ export interface UpstreamScript {
   badChunkAfter?: number;
   /** End the stream without finish_reason and without [DONE]. */
   truncate?: boolean;
-  /** Usage reported in the last chunk; null sends none. */
+  /** Usage reported in the last chunk (or the completion); null sends none. */
   usage?: { prompt_tokens: number; completion_tokens: number } | null;
+  /** Non-streaming: the message content (a JSON string for structured output). */
+  content?: string;
+  /**
+   * Non-streaming: answer 400 (as an upstream without it does) to a request whose
+   * `response_format.type` is this one; the script is used up either way.
+   */
+  rejectResponseFormat?: 'json_schema' | 'json_object';
 }
 
 export interface RecordedRequest {
@@ -40,6 +48,11 @@ export interface RecordedRequest {
     messages: { role: string; content: string }[];
     stream?: boolean;
     stream_options?: { include_usage?: boolean };
+    max_tokens?: number;
+    response_format?: {
+      type: 'json_schema' | 'json_object' | 'text';
+      json_schema?: { name: string; schema: Record<string, unknown>; strict?: boolean };
+    };
   };
   /** Resolves when the client closed the connection before the response finished. */
   clientClosed: Promise<void>;
@@ -218,7 +231,56 @@ export class FakeOpenAI {
       recorded.finished = true;
       return;
     }
+    if (recorded.body.stream !== true) {
+      this.complete(recorded, script, response);
+      return;
+    }
     await this.stream(recorded, script, response);
+  }
+
+  /** The real non-streaming wire format: one chat.completion object. */
+  private complete(recorded: RecordedRequest, script: UpstreamScript, response: ServerResponse) {
+    const format = recorded.body.response_format?.type;
+    if (script.rejectResponseFormat !== undefined && format === script.rejectResponseFormat) {
+      response.writeHead(400, { 'content-type': 'application/json' });
+      response.end(
+        JSON.stringify({
+          error: {
+            message: `response_format ${format} is not supported by this model`,
+            type: 'invalid_request_error',
+            code: null,
+          },
+        }),
+      );
+      recorded.finished = true;
+      return;
+    }
+    const usage = script.usage === undefined ? DEFAULT_SCRIPT.usage : script.usage;
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(
+      JSON.stringify({
+        id: `chatcmpl-${this.requests.length}`,
+        object: 'chat.completion',
+        created: Math.floor(Date.now() / 1000),
+        model: recorded.body.model,
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: script.content ?? (script.chunks ?? []).join(''),
+              refusal: null,
+            },
+            finish_reason: 'stop',
+            logprobs: null,
+          },
+        ],
+        ...(usage
+          ? { usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } }
+          : {}),
+      }),
+    );
+    recorded.finished = true;
   }
 
   /** The real wire format: { object: 'list', data: [{ object, index, embedding }], model, usage }. */

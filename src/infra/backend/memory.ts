@@ -1,4 +1,5 @@
 import type { MessageRecord, SessionRecord, StreamEvent } from '../../model.js';
+import { MemoryResultCache } from './memory-cache.js';
 import { MemoryDocumentStore } from './memory-documents.js';
 import { MemoryLedger } from './memory-ledger.js';
 import type {
@@ -256,7 +257,13 @@ class MemoryControlBus implements ControlBus {
   }
 }
 
-export function createMemoryBackend(options: { streamLogTtlSeconds: number }): Backend {
+/** Entries the embedded result cache holds unless told otherwise. */
+export const DEFAULT_CACHE_MAX_ENTRIES = 1_000;
+
+export function createMemoryBackend(options: {
+  streamLogTtlSeconds: number;
+  cacheMaxEntries?: number;
+}): Backend {
   const streams = new MemoryStreamLog(options.streamLogTtlSeconds);
   return {
     kind: 'memory',
@@ -265,6 +272,7 @@ export function createMemoryBackend(options: { streamLogTtlSeconds: number }): B
     control: new MemoryControlBus(),
     ledger: new MemoryLedger(),
     documents: new MemoryDocumentStore(),
+    cache: new MemoryResultCache(options.cacheMaxEntries ?? DEFAULT_CACHE_MAX_ENTRIES),
     ping: async () => {},
     close: async () => streams.close(),
   };

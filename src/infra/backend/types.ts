@@ -1,4 +1,5 @@
 import type { DocumentRecord, MessageRecord, SessionRecord, StreamEvent } from '../../model.js';
+import type { ResultCache } from './cache.js';
 import type { Ledger } from './ledger.js';
 
 /**
@@ -90,6 +91,8 @@ export interface Backend {
   readonly control: ControlBus;
   readonly ledger: Ledger;
   readonly documents: DocumentStore;
+  /** Cached results (text operations). */
+  readonly cache: ResultCache;
   /** Resolves when the backend answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -29,7 +29,8 @@ import {
  * - every object (or interface, union) in the selection costs 1, scalars and enums 0, and a
  *   field's `@cost(weight:)` replaces that;
  * - a list multiplies its items by its slicing argument (`first`, `last`, `k`: the larger one
- *   given, capped at `maxSlice`), else its `assumedSize` (the default page), else
+ *   given, capped at `maxSlice`; a list argument counts as its length, so a batch costs per
+ *   input), else its `assumedSize` (the default page), else
  *   `defaultListSize`; a connection's
  *   `sizedFields` (`edges`) are multiplied that way instead of the connection itself, so a page
  *   costs its edges and its `pageInfo` once;
@@ -170,7 +171,9 @@ export class CostModel {
   sliceOf(listSize: ListSize | undefined, args: Record<string, unknown>): number {
     let slice: number | undefined;
     for (const path of listSize?.slicingArguments ?? []) {
-      const given = valueAt(args, path);
+      const value = valueAt(args, path);
+      // Beyond the IBM spec (Int slicing arguments only): a batch's list of inputs sizes it.
+      const given = Array.isArray(value) ? value.length : value;
       if (typeof given !== 'number') continue;
       const cap = this.options.maxSlice[path.split('.').at(-1) ?? path] ?? given;
       slice = Math.max(slice ?? 0, Math.max(0, Math.min(given, cap)));

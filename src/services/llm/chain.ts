@@ -4,7 +4,14 @@ import { type Breaker, BreakerOpenError } from '../../infra/breakers.js';
 import type { Logger } from '../../infra/logger.js';
 import type { LlmMetrics, ModelCallResult } from '../../infra/metrics.js';
 import { retryDelayMs } from './backoff.js';
-import { type ChatTurn, GenerationFailure, type LlmChunk, type LlmProvider } from './types.js';
+import {
+  type ChatTurn,
+  type Completion,
+  type CompletionRequest,
+  GenerationFailure,
+  type LlmChunk,
+  type LlmProvider,
+} from './types.js';
 
 export interface ChainLink {
   provider: LlmProvider;
@@ -150,6 +157,64 @@ export class LlmChain implements LlmProvider {
     } finally {
       this.metrics?.modelCall(model, result);
       await chunks.return?.().catch(() => {});
+    }
+  }
+
+  /**
+   * One whole answer from the first link that gives one, with the same retries, breakers and
+   * deadline as a stream before its first token (a completion has no "after" to protect).
+   */
+  async complete(
+    turns: readonly ChatTurn[],
+    request: CompletionRequest,
+    signal: AbortSignal,
+  ): Promise<Completion> {
+    const deadline = Date.now() + this.retry.deadlineMs;
+    let lastFailure: GenerationFailure = NOTHING_AVAILABLE();
+    for (const link of this.links) {
+      if (Date.now() >= deadline) break;
+      try {
+        return await link.breaker.fire(() =>
+          this.completeOn(link, turns, request, signal, deadline),
+        );
+      } catch (error) {
+        signal.throwIfAborted();
+        if (!(error instanceof BreakerOpenError)) lastFailure = asFailure(error);
+      }
+    }
+    throw lastFailure;
+  }
+
+  private async completeOn(
+    link: ChainLink,
+    turns: readonly ChatTurn[],
+    request: CompletionRequest,
+    signal: AbortSignal,
+    deadline: number,
+  ): Promise<Completion> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await link.provider.complete(turns, request, signal);
+      } catch (error) {
+        signal.throwIfAborted();
+        const failure = asFailure(error);
+        const delay = retryDelayMs(attempt, this.retry, failure.retryAfterMs);
+        const retryable =
+          failure.transient &&
+          attempt + 1 < this.retry.maxAttempts &&
+          Date.now() + delay < deadline;
+        this.log.warn(
+          {
+            model: link.provider.model,
+            attempt,
+            code: failure.code,
+            retryInMs: retryable ? delay : null,
+          },
+          'model completion failed',
+        );
+        if (!retryable) throw failure;
+        await sleep(delay, undefined, { signal });
+      }
     }
   }
 }

@@ -7,7 +7,15 @@ import { LocalProvider } from './local.js';
 import { OpenAiProvider } from './openai.js';
 
 export { LlmChain } from './chain.js';
-export type { ChatTurn, LlmChunk, LlmProvider } from './types.js';
+export type {
+  ChatTurn,
+  Completion,
+  CompletionRequest,
+  LlmChunk,
+  LlmProvider,
+  OfflineTask,
+  StructuredOutput,
+} from './types.js';
 export { GenerationFailure } from './types.js';
 
 /** The configured chain: the local responder, or every endpoint's models, each behind a breaker. */
@@ -44,6 +52,7 @@ export function createLlmChain({
         idleTimeoutMs: llm.idleTimeoutMs,
         totalTimeoutMs: llm.totalTimeoutMs,
         maxCompletionTokens: llm.maxCompletionTokens,
+        structuredOutput: llm.structuredOutput,
       }),
       breaker: breakers.create(`llm:${endpoint.name}:${model}`, breakerOptions),
     })),

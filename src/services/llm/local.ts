@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChatTurn, LlmChunk, LlmProvider } from './types.js';
+import { OFFLINE_NOTICE, offlineAnswer } from './local-text.js';
+import type { ChatTurn, Completion, CompletionRequest, LlmChunk, LlmProvider } from './types.js';
 
 export const LOCAL_MODEL = 'parley-local-responder';
 
@@ -26,6 +27,21 @@ export class LocalProvider implements LlmProvider {
       signal.throwIfAborted();
       yield { kind: 'text', text: word };
     }
+  }
+
+  /** Text operations answered offline, from the task itself (the prompt is for real models). */
+  async complete(
+    _turns: readonly ChatTurn[],
+    request: CompletionRequest,
+    signal: AbortSignal,
+  ): Promise<Completion> {
+    signal.throwIfAborted();
+    return {
+      text: JSON.stringify(offlineAnswer(request.offline)),
+      model: this.model,
+      usage: null,
+      notice: OFFLINE_NOTICE,
+    };
   }
 }
 

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import type { ChatTurn, LlmChunk, LlmProvider } from './types.js';
+import type { ChatTurn, Completion, CompletionRequest, LlmChunk, LlmProvider } from './types.js';
 import { GenerationFailure } from './types.js';
 import { upstreamFailure } from './upstream-failure.js';
 import { StreamWatchdog } from './watchdog.js';
@@ -12,7 +12,16 @@ export interface OpenAiProviderOptions {
   idleTimeoutMs: number;
   totalTimeoutMs: number;
   maxCompletionTokens: number;
+  /** How structured output is asked for first (a 400 steps down the list, see `complete`). */
+  structuredOutput: StructuredOutputMode;
 }
+
+/**
+ * `json_schema`: `response_format: { type: 'json_schema' }` (OpenAI, vLLM, recent Ollama);
+ * `json_object`: JSON mode only; `prompt`: no response_format, the prompt alone asks for JSON.
+ */
+export type StructuredOutputMode = 'json_schema' | 'json_object' | 'prompt';
+const OUTPUT_MODES: readonly StructuredOutputMode[] = ['json_schema', 'json_object', 'prompt'];
 
 /** Any OpenAI-compatible chat-completions endpoint, streamed through the official SDK. */
 export class OpenAiProvider implements LlmProvider {
@@ -20,9 +29,12 @@ export class OpenAiProvider implements LlmProvider {
   readonly describe: string;
   private readonly client: OpenAI;
   private readonly options: OpenAiProviderOptions;
+  /** Where structured output starts; lowered for good once an upstream refused a mode. */
+  private outputMode: StructuredOutputMode;
 
   constructor(options: OpenAiProviderOptions) {
     this.options = options;
+    this.outputMode = options.structuredOutput;
     this.model = options.model;
     this.describe = `openai-compatible ${new URL(options.baseURL ?? 'https://api.openai.com/v1').host} model ${options.model}`;
     this.client = new OpenAI({
@@ -95,6 +107,78 @@ export class OpenAiProvider implements LlmProvider {
       );
     }
   }
+
+  async complete(
+    turns: readonly ChatTurn[],
+    request: CompletionRequest,
+    signal: AbortSignal,
+  ): Promise<Completion> {
+    const { mode, ...completion } = await completeStructured(
+      this.client,
+      { model: this.model, timeoutMs: this.options.totalTimeoutMs, startMode: this.outputMode },
+      turns,
+      request,
+      signal,
+    );
+    this.outputMode = mode;
+    return completion;
+  }
+}
+
+/**
+ * A whole (non-streamed) answer, apart from the streaming path. An upstream that answers 400 to
+ * a `response_format` it does not know is asked again one step down (json_schema, then
+ * json_object, then the prompt alone); the caller keeps the step that worked.
+ */
+async function completeStructured(
+  client: OpenAI,
+  provider: { model: string; timeoutMs: number; startMode: StructuredOutputMode },
+  turns: readonly ChatTurn[],
+  request: CompletionRequest,
+  signal: AbortSignal,
+): Promise<Completion & { mode: StructuredOutputMode }> {
+  const modes = OUTPUT_MODES.slice(OUTPUT_MODES.indexOf(provider.startMode));
+  for (const [index, mode] of modes.entries()) {
+    try {
+      const completion = await client.chat.completions.create(
+        {
+          model: provider.model,
+          messages: turns.map((turn) => ({ role: turn.role, content: turn.content })),
+          max_tokens: request.maxTokens,
+          ...responseFormat(mode, request),
+        },
+        { signal, timeout: provider.timeoutMs },
+      );
+      const usage = completion.usage;
+      return {
+        text: completion.choices[0]?.message?.content ?? '',
+        model: provider.model,
+        usage: usage
+          ? { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens }
+          : null,
+        mode,
+      };
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      const refusedFormat =
+        error instanceof OpenAI.APIError && error.status === 400 && index + 1 < modes.length;
+      if (!refusedFormat) throw toFailure(error);
+    }
+  }
+  throw new GenerationFailure('UPSTREAM_ERROR', 'The model endpoint refused the request.');
+}
+
+function responseFormat(mode: StructuredOutputMode, request: CompletionRequest) {
+  if (mode === 'json_schema') {
+    return {
+      response_format: {
+        type: 'json_schema' as const,
+        json_schema: { name: request.output.name, schema: request.output.schema, strict: true },
+      },
+    };
+  }
+  if (mode === 'json_object') return { response_format: { type: 'json_object' as const } };
+  return {};
 }
 
 function toFailure(error: unknown): GenerationFailure {

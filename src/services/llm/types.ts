@@ -18,6 +18,50 @@ export interface LlmProvider {
   /** Human-readable description for health checks; never contains a secret. */
   readonly describe: string;
   stream(turns: readonly ChatTurn[], signal: AbortSignal): AsyncIterable<LlmChunk>;
+  /** One whole answer without streaming (structured output: text operations). */
+  complete(
+    turns: readonly ChatTurn[],
+    request: CompletionRequest,
+    signal: AbortSignal,
+  ): Promise<Completion>;
+}
+
+/** The JSON an answer must be: asked of the upstream as `response_format` where it can. */
+export interface StructuredOutput {
+  /** Letters, digits, _ and - (OpenAI's rule for a schema name). */
+  name: string;
+  /** A JSON Schema object. */
+  schema: Record<string, unknown>;
+}
+
+/**
+ * What the offline responder answers from, since it reads no prompt: the task in plain terms.
+ * A model reads the turns instead and never sees this.
+ */
+export interface OfflineTask {
+  operation: 'SUMMARIZE' | 'SENTIMENT' | 'KEY_POINTS' | 'QUESTIONS' | 'ANSWER';
+  text: string;
+  question?: string;
+  /** Most items in a list answer; most words in a prose answer. */
+  maxItems: number;
+  maxWords: number;
+}
+
+export interface CompletionRequest {
+  output: StructuredOutput;
+  offline: OfflineTask;
+  /** The completion cap (`max_tokens`). */
+  maxTokens: number;
+}
+
+export interface Completion {
+  /** The answer's text as the model sent it (for structured output: the JSON, unparsed). */
+  text: string;
+  model: string;
+  /** Null when the upstream reported none. */
+  usage: TokenUsage | null;
+  /** Set when no language model answered (the offline responder says so here). */
+  notice?: string;
 }
 
 export interface FailureOptions {

@@ -61,6 +61,16 @@ export function redisKeys(prefix: string) {
     documentChanges: `${prefix}docs:changes`,
     /** PUB/SUB channel: the doorbell for new feed entries (readers also poll every second). */
     documentChangesChannel: `${prefix}docs:changed`,
+
+    /*
+     * The result cache (text operations): one scope per operation, e.g. `text:SUMMARIZE`.
+     */
+    /** STRING with PX: one cached result; `key` is a hex digest. */
+    cacheEntry: (scope: string, key: string) => `${prefix}cache:${scope}:${key}`,
+    /** ZSET with TTL: a scope's entry keys, scored by when they expire (epoch ms). */
+    cacheIndex: (scope: string) => `${prefix}cache-index:${scope}`,
+    /** HASH: hit and miss counts, fields `<scope>|hits` and `<scope>|misses`. */
+    cacheStats: `${prefix}cache-stats`,
   };
 }
 
