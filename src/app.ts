@@ -6,6 +6,7 @@ import { isRedisOutage } from './infra/backend/redis/connection.js';
 import { createRedisBackend } from './infra/backend/redis/index.js';
 import type { Backend } from './infra/backend/types.js';
 import { BreakerRegistry } from './infra/breakers.js';
+import { createContactWebhook } from './infra/contact-webhook.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { Metrics } from './infra/metrics.js';
 import { buildSchema } from './resolvers/index.js';
@@ -23,6 +24,7 @@ import { ChatService } from './services/chat/chat-service.js';
 import { AnswerGenerator } from './services/chat/generator.js';
 import { InputGuard } from './services/chat/input-guard.js';
 import { GenerationRecovery } from './services/chat/recovery.js';
+import { ContactService } from './services/contact.js';
 import { HealthService } from './services/health.js';
 import type { Services } from './services/index.js';
 import { PointBuckets } from './services/limits/point-buckets.js';
@@ -158,6 +160,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       await services.streams.close(config.shutdownGraceMs);
       await webSockets.close(config.shutdownGraceMs);
       await services.rag.stop();
+      await services.contact.drain();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => httpServer.closeAllConnections(), config.shutdownGraceMs);
         httpServer.close(() => {
@@ -270,6 +273,38 @@ async function createServices({ config, backend, llm, breakers, log, now }: Serv
     points,
     tokenBudgets,
     rag,
+    contact: createContactService(config, backend, breakers, log, now),
   };
   return { services, answers, recovery };
+}
+
+/** The contact form; its webhook (when configured) has a breaker of its own, listed by admin. */
+function createContactService(
+  config: Config,
+  backend: Backend,
+  breakers: BreakerRegistry,
+  log: Logger,
+  now: () => number,
+): ContactService {
+  const { webhookUrl, webhookTimeoutMs, limitPerHour } = config.contact;
+  const forwarder = webhookUrl
+    ? createContactWebhook({
+        url: webhookUrl,
+        timeoutMs: webhookTimeoutMs,
+        // Every failed delivery says the receiver is unwell; the call times itself out.
+        breaker: breakers.create('webhook:contact', {
+          kind: 'llm',
+          timeout: false,
+          isOutage: () => true,
+        }),
+      })
+    : undefined;
+  return new ContactService({
+    store: backend.contacts,
+    ledger: backend.ledger,
+    limitPerHour,
+    forwarder,
+    log: log.child({ component: 'contact' }),
+    now,
+  });
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -270,6 +271,13 @@ const envSchema = z.object({
   EMBEDDINGS_API_KEY: z.string().min(1).optional(),
   EMBEDDINGS_BATCH_SIZE: integer(1, 2_048).default(64),
   EMBEDDINGS_TIMEOUT_MS: integer(100, 600_000).default(30_000),
+
+  // Contact form and trusted documents.
+  CONTACT_LIMIT_PER_HOUR: integer(1, 10_000).default(5),
+  CONTACT_WEBHOOK_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .optional(),
+  TRUSTED_DOCUMENTS: z.string().min(1).optional(),
 });
 
 /** One OpenAI-compatible endpoint and the models to try on it, in order. */
@@ -341,6 +349,17 @@ export interface Config {
   /** Bearer token for GET /metrics; in production /metrics answers only with it. */
   metricsToken: string | undefined;
   rag: RagConfig;
+  contact: ContactConfig;
+  /** TRUSTED_DOCUMENTS: the only documents accepted, by SHA-256 hex; undefined accepts any. */
+  trustedDocuments: ReadonlyMap<string, string> | undefined;
+}
+
+/** The public contact form: how often one address may submit, and where submissions go too. */
+export interface ContactConfig {
+  limitPerHour: number;
+  webhookUrl: string | undefined;
+  /** One webhook call, headers and body. */
+  webhookTimeoutMs: number;
 }
 
 /** Retrieval: how documents are chunked and embedded, and how much one principal may store. */
@@ -564,7 +583,49 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       costLimiting: vars.COST_LIMITING === 'on',
     },
     rag: ragConfig(vars),
+    contact: {
+      limitPerHour: vars.CONTACT_LIMIT_PER_HOUR,
+      webhookUrl: vars.CONTACT_WEBHOOK_URL,
+      webhookTimeoutMs: 5_000,
+    },
+    trustedDocuments: vars.TRUSTED_DOCUMENTS
+      ? readTrustedDocuments(vars.TRUSTED_DOCUMENTS)
+      : undefined,
   };
+}
+
+const MANIFEST_KEY = /^(?:sha256:)?([0-9a-f]{64})$/;
+
+/**
+ * The persisted-documents manifest `npm run codegen` writes (`{ "sha256:<hex>": "<document>" }`):
+ * every key must be the SHA-256 of its document, so a hand-edited entry cannot run as another.
+ */
+function readTrustedDocuments(path: string): Map<string, string> {
+  const fail = (why: string) => new ConfigError(`Invalid TRUSTED_DOCUMENTS: ${why}`);
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    const why = error instanceof SyntaxError ? 'is not JSON' : 'cannot be read';
+    throw fail(`"${path.slice(0, 200)}" ${why}`);
+  }
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) {
+    throw fail('must be a JSON object of "sha256:<hash>": "<document>"');
+  }
+  const documents = new Map<string, string>();
+  for (const [key, document] of Object.entries(manifest)) {
+    const hash = MANIFEST_KEY.exec(key)?.[1];
+    if (!hash) throw fail(`"${key.slice(0, 80)}" is not a sha256 hash`);
+    if (typeof document !== 'string' || document.trim() === '') {
+      throw fail(`the document of ${key} is not a string`);
+    }
+    if (createHash('sha256').update(document).digest('hex') !== hash) {
+      throw fail(`${key} is not the SHA-256 of its document`);
+    }
+    documents.set(hash, document);
+  }
+  if (documents.size === 0) throw fail('lists no documents');
+  return documents;
 }
 
 function ragConfig(vars: z.infer<typeof envSchema>): RagConfig {

@@ -15,6 +15,7 @@ import { renderSelfHostedGraphiQL } from './graphiql.js';
 import { type OperationLimits, useHostileOperations } from './hostile-operations.js';
 import { useOperationLog } from './operation-log.js';
 import { useOperationMetrics } from './operation-metrics.js';
+import { isPublicOperation, PUBLIC_PRINCIPAL } from './public-operations.js';
 
 export interface YogaOptions {
   schema: GraphQLSchema;
@@ -64,11 +65,19 @@ export function createYogaServer(options: YogaOptions) {
       useRequestErrorCodes(),
       useOperationLog(log.isLevelEnabled('info')),
     ],
-    context: ({ request, req, principal }): Context => {
+    context: ({ request, req, principal, params }): Context => {
       const requestId = requestIdFrom(request?.headers.get('x-request-id'));
       let caller: Principal;
       try {
-        caller = principal ?? authenticator.authenticate(credentialFromHeaders(request.headers));
+        const credential = principal ? undefined : credentialFromHeaders(request.headers);
+        // The contact form needs no key; a key that is sent is still checked.
+        caller =
+          principal ??
+          (credential === undefined &&
+          !authenticator.anonymousMode &&
+          isPublicOperation(params?.query, params?.operationName)
+            ? PUBLIC_PRINCIPAL
+            : authenticator.authenticate(credential));
       } catch (error) {
         throw errors.mapRequestError(error, log.child({ requestId }));
       }

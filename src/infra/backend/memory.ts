@@ -1,4 +1,5 @@
 import type { MessageRecord, SessionRecord, StreamEvent } from '../../model.js';
+import { MemoryContactStore } from './memory-contacts.js';
 import { MemoryDocumentStore } from './memory-documents.js';
 import { MemoryLedger } from './memory-ledger.js';
 import type {
@@ -261,6 +262,7 @@ export function createMemoryBackend(options: { streamLogTtlSeconds: number }): B
     control: new MemoryControlBus(),
     ledger: new MemoryLedger(),
     documents: new MemoryDocumentStore(),
+    contacts: new MemoryContactStore(),
     ping: async () => {},
     close: async () => streams.close(),
   };

@@ -1,4 +1,5 @@
 import type { DocumentRecord, MessageRecord, SessionRecord, StreamEvent } from '../../model.js';
+import type { ContactStore } from './contacts.js';
 import type { Ledger } from './ledger.js';
 
 /**
@@ -88,6 +89,7 @@ export interface Backend {
   readonly control: ControlBus;
   readonly ledger: Ledger;
   readonly documents: DocumentStore;
+  readonly contacts: ContactStore;
   /** Resolves when the backend answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

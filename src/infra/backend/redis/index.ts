@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Breaker } from '../../breakers.js';
 import type { Backend, ControlBus, Unwatch } from '../types.js';
 import { connectRedis, createGuard, startHeartbeat } from './connection.js';
+import { RedisContactStore } from './contacts.js';
 import { RedisDocumentStore } from './documents.js';
 import { redisKeys } from './keys.js';
 import { RedisLedger } from './ledger.js';
@@ -53,6 +54,7 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
     control,
     ledger: new RedisLedger(commands, keys, guarded),
     documents: new RedisDocumentStore(commands, pubsub, keys, guarded),
+    contacts: new RedisContactStore(commands, keys, guarded),
     // Not through the breaker: readiness must see Redis itself, and must not count against it.
     ping: async () => {
       await unguarded(() => commands.ping());

@@ -61,6 +61,9 @@ export function redisKeys(prefix: string) {
     documentChanges: `${prefix}docs:changes`,
     /** PUB/SUB channel: the doorbell for new feed entries (readers also poll every second). */
     documentChangesChannel: `${prefix}docs:changed`,
+
+    /** STREAM, MAXLEN ~10000: contact submissions; field `c` = the ContactRecord as JSON. */
+    contacts: `${prefix}contacts`,
   };
 }
 
