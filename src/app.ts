@@ -16,6 +16,7 @@ import { useCostLimits } from './server/cost/cost-limits.js';
 import { CostModel } from './server/cost/cost-model.js';
 import { createErrorMapper } from './server/errors.js';
 import { createHttpServer } from './server/http.js';
+import { TrustedDocuments } from './server/trusted-documents.js';
 import { attachWebSocketServer } from './server/websocket.js';
 import { createYogaServer } from './server/yoga.js';
 import { AdminService } from './services/admin.js';
@@ -62,6 +63,10 @@ export interface App {
 /** The composition root: every client, store and service is built here, once. */
 export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   const log = overrides.log ?? createLogger(config.logLevel);
+  // Checked before anything starts: a manifest that does not parse stops the start.
+  const trustedDocuments = config.trustedDocuments
+    ? new TrustedDocuments(config.trustedDocuments, config.limits.operation)
+    : undefined;
   const breakers = new BreakerRegistry({
     config: config.breakers,
     log: log.child({ component: 'breakers' }),
@@ -104,6 +109,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     operationLimits: { ...config.limits.operation, hideSuggestions: config.production },
     cors: { origins: config.limits.corsOrigins, production: config.production },
     metrics,
+    trustedDocuments,
     log,
   });
   let draining = false;
@@ -126,6 +132,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     clientIps,
     limits: config.limits.webSocket,
     maxSubscriptionsPerSocket: config.maxSubscriptionsPerSocket,
+    trustedDocuments,
     log: log.child({ component: 'websocket' }),
   });
   openWebSockets = () => webSockets.openConnections;

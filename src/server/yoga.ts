@@ -16,6 +16,7 @@ import { type OperationLimits, useHostileOperations } from './hostile-operations
 import { useOperationLog } from './operation-log.js';
 import { useOperationMetrics } from './operation-metrics.js';
 import { isPublicOperation, PUBLIC_PRINCIPAL } from './public-operations.js';
+import { type TrustedDocuments, useTrustedDocuments } from './trusted-documents.js';
 
 export interface YogaOptions {
   schema: GraphQLSchema;
@@ -29,6 +30,8 @@ export interface YogaOptions {
   metrics?: Metrics;
   operationLimits: OperationLimits;
   cors: CorsSettings;
+  /** TRUSTED_DOCUMENTS: only the manifest's documents run (and GraphiQL is off). */
+  trustedDocuments?: TrustedDocuments;
   log: Logger;
 }
 
@@ -47,7 +50,11 @@ export function createYogaServer(options: YogaOptions) {
     schema: options.schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    graphiql: options.introspection ? { title: 'Parley', subscriptionsProtocol: 'SSE' } : false,
+    // With trusted documents on, GraphiQL could run nothing typed into it: it is not served.
+    graphiql:
+      options.introspection && !options.trustedDocuments
+        ? { title: 'Parley', subscriptionsProtocol: 'SSE' }
+        : false,
     renderGraphiQL: renderSelfHostedGraphiQL,
     logging: false,
     batching:
@@ -59,6 +66,7 @@ export function createYogaServer(options: YogaOptions) {
     plugins: [
       errors.useContractErrors(),
       ...(options.metrics ? [useOperationMetrics(options.metrics)] : []),
+      ...(options.trustedDocuments ? [useTrustedDocuments(options.trustedDocuments)] : []),
       useHostileOperations(options.operationLimits),
       ...(options.introspection ? [] : [useNoIntrospection()]),
       ...(options.costLimits ? [options.costLimits] : []),
