@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { codesOf, withTimeout } from '../support/assertions.js';
 import { gql, gqlData } from '../support/client.js';
@@ -429,5 +430,25 @@ describe('a contact webhook that is down', () => {
     });
     const { edges } = (await listContacts(server)).admin.contacts;
     expect(edges.map((edge) => edge.node.id)).toEqual([ids[1], ids[0]]);
+  });
+});
+
+describe('contact configuration', () => {
+  it.each([
+    ['CONTACT_LIMIT_PER_HOUR', '0'],
+    ['CONTACT_LIMIT_PER_HOUR', 'five'],
+    ['CONTACT_WEBHOOK_URL', 'ftp://hooks.example.org/contact'],
+    ['CONTACT_WEBHOOK_URL', 'not a url'],
+  ])('a bad %s (%s) stops the start, naming the variable', (variable, value) => {
+    const load = () => loadConfig({ NODE_ENV: 'test', [variable]: value });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(new RegExp(`^Invalid ${variable}: `));
+  });
+
+  it('defaults to 5 an hour and no webhook', () => {
+    expect(loadConfig({ NODE_ENV: 'test' }).contact).toMatchObject({
+      limitPerHour: 5,
+      webhookUrl: undefined,
+    });
   });
 });
