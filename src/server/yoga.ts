@@ -46,6 +46,16 @@ export interface ServerContext {
 
 export function createYogaServer(options: YogaOptions) {
   const { services, backend, authenticator, errors, log } = options;
+  /** The key's principal; without a key, the contact form alone runs (a wrong key never does). */
+  const requestPrincipal = (
+    headers: Headers,
+    params: { query?: string; operationName?: string | null } | undefined,
+  ): Principal => {
+    const credential = credentialFromHeaders(headers);
+    const keyless = credential === undefined && !authenticator.anonymousMode;
+    if (keyless && isPublicOperation(params?.query, params?.operationName)) return PUBLIC_PRINCIPAL;
+    return authenticator.authenticate(credential);
+  };
   return createYoga<ServerContext, Context>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
@@ -77,15 +87,7 @@ export function createYogaServer(options: YogaOptions) {
       const requestId = requestIdFrom(request?.headers.get('x-request-id'));
       let caller: Principal;
       try {
-        const credential = principal ? undefined : credentialFromHeaders(request.headers);
-        // The contact form needs no key; a key that is sent is still checked.
-        caller =
-          principal ??
-          (credential === undefined &&
-          !authenticator.anonymousMode &&
-          isPublicOperation(params?.query, params?.operationName)
-            ? PUBLIC_PRINCIPAL
-            : authenticator.authenticate(credential));
+        caller = principal ?? requestPrincipal(request.headers, params);
       } catch (error) {
         throw errors.mapRequestError(error, log.child({ requestId }));
       }
