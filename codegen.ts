@@ -10,7 +10,12 @@ const config: CodegenConfig = {
     'examples/generated/': {
       preset: 'client',
       // getFragmentData rather than the React-flavoured default name useFragment.
-      presetConfig: { fragmentMasking: { unmaskFunctionName: 'getFragmentData' } },
+      // persistedDocuments also writes persisted-documents.json (sha256 hash → document), the
+      // manifest TRUSTED_DOCUMENTS reads; each document keeps its text and carries its hash.
+      presetConfig: {
+        fragmentMasking: { unmaskFunctionName: 'getFragmentData' },
+        persistedDocuments: true,
+      },
       config: {
         useTypeImports: true,
         enumsAsTypes: true,

@@ -6,6 +6,7 @@ import { isRedisOutage } from './infra/backend/redis/connection.js';
 import { createRedisBackend } from './infra/backend/redis/index.js';
 import type { Backend } from './infra/backend/types.js';
 import { BreakerRegistry } from './infra/breakers.js';
+import { createContactWebhook } from './infra/contact-webhook.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { Metrics } from './infra/metrics.js';
 import { buildSchema } from './resolvers/index.js';
@@ -16,6 +17,7 @@ import { CostModel } from './server/cost/cost-model.js';
 import { createErrorMapper } from './server/errors.js';
 import { createHttpServer } from './server/http.js';
 import { SharedEventExecution } from './server/shared-execution.js';
+import { TrustedDocuments } from './server/trusted-documents.js';
 import { attachWebSocketServer } from './server/websocket.js';
 import { createYogaServer } from './server/yoga.js';
 import { AdminService } from './services/admin.js';
@@ -24,6 +26,7 @@ import { ChatService } from './services/chat/chat-service.js';
 import { AnswerGenerator } from './services/chat/generator.js';
 import { InputGuard } from './services/chat/input-guard.js';
 import { GenerationRecovery } from './services/chat/recovery.js';
+import { ContactService } from './services/contact.js';
 import { HealthService } from './services/health.js';
 import type { Services } from './services/index.js';
 import { PointBuckets } from './services/limits/point-buckets.js';
@@ -69,6 +72,10 @@ export interface App {
 /** The composition root: every client, store and service is built here, once. */
 export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   const log = overrides.log ?? createLogger(config.logLevel);
+  // Checked before anything starts: a manifest that does not parse stops the start.
+  const trustedDocuments = config.trustedDocuments
+    ? new TrustedDocuments(config.trustedDocuments, config.limits.operation)
+    : undefined;
   const breakers = new BreakerRegistry({
     config: config.breakers,
     log: log.child({ component: 'breakers' }),
@@ -120,6 +127,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     cors: { origins: config.limits.corsOrigins, production: config.production },
     metrics,
     sharedExecution,
+    trustedDocuments,
     log,
   });
   let draining = false;
@@ -142,6 +150,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     clientIps,
     limits: config.limits.webSocket,
     maxSubscriptionsPerSocket: config.maxSubscriptionsPerSocket,
+    trustedDocuments,
     log: log.child({ component: 'websocket' }),
   });
   openWebSockets = () => webSockets.openConnections;
@@ -182,6 +191,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       await services.streams.close(config.shutdownGraceMs);
       await webSockets.close(config.shutdownGraceMs);
       await services.rag.stop();
+      await services.contact.drain();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => httpServer.closeAllConnections(), config.shutdownGraceMs);
         httpServer.close(() => {
@@ -327,6 +337,38 @@ async function createServices({ config, backend, llm, breakers, log, now, metric
       batchConcurrency: config.text.batchConcurrency,
       maxCompletionTokens: config.llm.maxCompletionTokens,
     }),
+    contact: createContactService(config, backend, breakers, log, now),
   };
   return { services, answers, recovery };
+}
+
+/** The contact form; its webhook (when configured) has a breaker of its own, listed by admin. */
+function createContactService(
+  config: Config,
+  backend: Backend,
+  breakers: BreakerRegistry,
+  log: Logger,
+  now: () => number,
+): ContactService {
+  const { webhookUrl, webhookTimeoutMs, limitPerHour } = config.contact;
+  const forwarder = webhookUrl
+    ? createContactWebhook({
+        url: webhookUrl,
+        timeoutMs: webhookTimeoutMs,
+        // Every failed delivery says the receiver is unwell; the call times itself out.
+        breaker: breakers.create('webhook:contact', {
+          kind: 'llm',
+          timeout: false,
+          isOutage: () => true,
+        }),
+      })
+    : undefined;
+  return new ContactService({
+    store: backend.contacts,
+    ledger: backend.ledger,
+    limitPerHour,
+    forwarder,
+    log: log.child({ component: 'contact' }),
+    now,
+  });
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -277,6 +278,12 @@ const envSchema = z.object({
   TEXT_BATCH_CONCURRENCY: integer(1, 64).default(4),
   CACHE_TTL_SECONDS: integer(0, 30 * 24 * 3600).default(3600),
   TEXT_CACHE_MAX_ENTRIES: integer(1, 1_000_000).default(1_000),
+  // Contact form and trusted documents.
+  CONTACT_LIMIT_PER_HOUR: integer(1, 10_000).default(5),
+  CONTACT_WEBHOOK_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .optional(),
+  TRUSTED_DOCUMENTS: z.string().min(1).optional(),
 });
 
 /** One OpenAI-compatible endpoint and the models to try on it, in order. */
@@ -351,6 +358,9 @@ export interface Config {
   metricsToken: string | undefined;
   rag: RagConfig;
   text: TextConfig;
+  contact: ContactConfig;
+  /** TRUSTED_DOCUMENTS: the only documents accepted, by SHA-256 hex; undefined accepts any. */
+  trustedDocuments: ReadonlyMap<string, string> | undefined;
 }
 
 /** Text operations: batch bounds and the result cache. */
@@ -361,6 +371,14 @@ export interface TextConfig {
   cacheTtlSeconds: number;
   /** The bound of the embedded (in-memory) cache; Redis entries are bounded by their TTL. */
   cacheMaxEntries: number;
+}
+
+/** The public contact form: how often one address may submit, and where submissions go too. */
+export interface ContactConfig {
+  limitPerHour: number;
+  webhookUrl: string | undefined;
+  /** One webhook call, headers and body. */
+  webhookTimeoutMs: number;
 }
 
 /** Retrieval: how documents are chunked and embedded, and how much one principal may store. */
@@ -591,7 +609,49 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       cacheTtlSeconds: vars.CACHE_TTL_SECONDS,
       cacheMaxEntries: vars.TEXT_CACHE_MAX_ENTRIES,
     },
+    contact: {
+      limitPerHour: vars.CONTACT_LIMIT_PER_HOUR,
+      webhookUrl: vars.CONTACT_WEBHOOK_URL,
+      webhookTimeoutMs: 5_000,
+    },
+    trustedDocuments: vars.TRUSTED_DOCUMENTS
+      ? readTrustedDocuments(vars.TRUSTED_DOCUMENTS)
+      : undefined,
   };
+}
+
+const MANIFEST_KEY = /^(?:sha256:)?([0-9a-f]{64})$/;
+
+/**
+ * The persisted-documents manifest `npm run codegen` writes (`{ "sha256:<hex>": "<document>" }`):
+ * every key must be the SHA-256 of its document, so a hand-edited entry cannot run as another.
+ */
+function readTrustedDocuments(path: string): Map<string, string> {
+  const fail = (why: string) => new ConfigError(`Invalid TRUSTED_DOCUMENTS: ${why}`);
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    const why = error instanceof SyntaxError ? 'is not JSON' : 'cannot be read';
+    throw fail(`"${path.slice(0, 200)}" ${why}`);
+  }
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) {
+    throw fail('must be a JSON object of "sha256:<hash>": "<document>"');
+  }
+  const documents = new Map<string, string>();
+  for (const [key, document] of Object.entries(manifest)) {
+    const hash = MANIFEST_KEY.exec(key)?.[1];
+    if (!hash) throw fail(`"${key.slice(0, 80)}" is not a sha256 hash`);
+    if (typeof document !== 'string' || document.trim() === '') {
+      throw fail(`the document of ${key} is not a string`);
+    }
+    if (createHash('sha256').update(document).digest('hex') !== hash) {
+      throw fail(`${key} is not the SHA-256 of its document`);
+    }
+    documents.set(hash, document);
+  }
+  if (documents.size === 0) throw fail('lists no documents');
+  return documents;
 }
 
 function ragConfig(vars: z.infer<typeof envSchema>): RagConfig {

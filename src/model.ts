@@ -267,3 +267,19 @@ export interface TextCacheStats {
   entries: number;
   operations: TextCacheOperationStats[];
 }
+
+/* Contact: submissions of the public contact form. */
+
+/** One submission as stored (its fields trimmed and checked); listed by `admin { contacts }`. */
+export interface ContactRecord {
+  id: string;
+  name: string;
+  email: string;
+  message: string;
+  createdAt: string;
+}
+
+const CONTACT_LIST_KEY = /^\d{1,15}-\d{1,15}$/;
+
+/** A contact list position (a stream entry id) from outside, checked before it reaches a key. */
+export const isContactListKey = (key: string) => CONTACT_LIST_KEY.test(key);

@@ -24,6 +24,7 @@ type Documents = {
     "mutation SendMessage($input: SendMessageInput!) {\n  sendMessage(input: $input) {\n    userMessage {\n      id\n      status\n    }\n    assistantMessage {\n      id\n      status\n    }\n  }\n}": typeof types.SendMessageDocument,
     "query Session($id: ID!) {\n  session(id: $id) {\n    id\n    title\n    updatedAt\n    persona {\n      id\n      name\n    }\n    messages(last: 50) {\n      edges {\n        node {\n          id\n          role\n          status\n          content\n          createdAt\n        }\n      }\n      pageInfo {\n        hasPreviousPage\n        startCursor\n      }\n    }\n  }\n}": typeof types.SessionDocument,
     "query Sessions($first: Int, $after: String) {\n  sessions(first: $first, after: $after) {\n    edges {\n      cursor\n      node {\n        id\n        title\n        createdAt\n        updatedAt\n        persona {\n          id\n        }\n        messages(first: 20) {\n          edges {\n            node {\n              id\n              role\n              status\n              content\n              createdAt\n            }\n          }\n          pageInfo {\n            hasNextPage\n            endCursor\n          }\n        }\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": typeof types.SessionsDocument,
+    "mutation SubmitContact($input: SubmitContactInput!) {\n  submitContact(input: $input) {\n    id\n    createdAt\n  }\n}": typeof types.SubmitContactDocument,
     "query Viewer {\n  viewer {\n    principal\n    scopes\n    anonymous\n  }\n}": typeof types.ViewerDocument,
 };
 const documents: Documents = {
@@ -37,6 +38,7 @@ const documents: Documents = {
     "mutation SendMessage($input: SendMessageInput!) {\n  sendMessage(input: $input) {\n    userMessage {\n      id\n      status\n    }\n    assistantMessage {\n      id\n      status\n    }\n  }\n}": types.SendMessageDocument,
     "query Session($id: ID!) {\n  session(id: $id) {\n    id\n    title\n    updatedAt\n    persona {\n      id\n      name\n    }\n    messages(last: 50) {\n      edges {\n        node {\n          id\n          role\n          status\n          content\n          createdAt\n        }\n      }\n      pageInfo {\n        hasPreviousPage\n        startCursor\n      }\n    }\n  }\n}": types.SessionDocument,
     "query Sessions($first: Int, $after: String) {\n  sessions(first: $first, after: $after) {\n    edges {\n      cursor\n      node {\n        id\n        title\n        createdAt\n        updatedAt\n        persona {\n          id\n        }\n        messages(first: 20) {\n          edges {\n            node {\n              id\n              role\n              status\n              content\n              createdAt\n            }\n          }\n          pageInfo {\n            hasNextPage\n            endCursor\n          }\n        }\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": types.SessionsDocument,
+    "mutation SubmitContact($input: SubmitContactInput!) {\n  submitContact(input: $input) {\n    id\n    createdAt\n  }\n}": types.SubmitContactDocument,
     "query Viewer {\n  viewer {\n    principal\n    scopes\n    anonymous\n  }\n}": types.ViewerDocument,
 };
 
@@ -94,6 +96,10 @@ export function graphql(source: "query Session($id: ID!) {\n  session(id: $id) {
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "query Sessions($first: Int, $after: String) {\n  sessions(first: $first, after: $after) {\n    edges {\n      cursor\n      node {\n        id\n        title\n        createdAt\n        updatedAt\n        persona {\n          id\n        }\n        messages(first: 20) {\n          edges {\n            node {\n              id\n              role\n              status\n              content\n              createdAt\n            }\n          }\n          pageInfo {\n            hasNextPage\n            endCursor\n          }\n        }\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}"): (typeof documents)["query Sessions($first: Int, $after: String) {\n  sessions(first: $first, after: $after) {\n    edges {\n      cursor\n      node {\n        id\n        title\n        createdAt\n        updatedAt\n        persona {\n          id\n        }\n        messages(first: 20) {\n          edges {\n            node {\n              id\n              role\n              status\n              content\n              createdAt\n            }\n          }\n          pageInfo {\n            hasNextPage\n            endCursor\n          }\n        }\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation SubmitContact($input: SubmitContactInput!) {\n  submitContact(input: $input) {\n    id\n    createdAt\n  }\n}"): (typeof documents)["mutation SubmitContact($input: SubmitContactInput!) {\n  submitContact(input: $input) {\n    id\n    createdAt\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

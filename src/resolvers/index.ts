@@ -5,6 +5,7 @@ import '../schema/message.js';
 import '../schema/session.js';
 import './admin.js';
 import './chat.js';
+import './contact.js';
 import './rag.js';
 import './streams.js';
 import './system.js';

@@ -128,11 +128,11 @@ export type ErrorMapper = ReturnType<typeof createErrorMapper>;
  * (graphql-armor's own errors carry no code and leave yoga to answer 200), and on graphql-ws an
  * error for that one operation.
  */
-export function refusal(message: string): GraphQLError {
+export function refusal(message: string, details: Record<string, unknown> = {}): GraphQLError {
   // yoga marks every parse error `spec` (answered 200 to legacy `Accept: application/json`
   // clients) by assigning `http.spec ||= true`: this one ignores the assignment.
   const http = Object.defineProperty({ status: 400 }, 'spec', { get: () => false, set: () => {} });
-  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http } });
+  return new GraphQLError(message, { extensions: { ...details, code: 'BAD_USER_INPUT', http } });
 }
 
 /** The body of a refusal answered before GraphQL runs (body size, content type). */

@@ -16,6 +16,7 @@ import type { Principal } from '../model.js';
 import { type Authenticator, credentialFromConnectionParams } from './auth.js';
 import type { ClientIpResolver } from './client-ip.js';
 import type { ErrorMapper } from './errors.js';
+import type { DocumentParams, TrustedDocuments } from './trusted-documents.js';
 import {
   ConnectionAdmission,
   type ConnectionSlot,
@@ -34,6 +35,8 @@ export interface WebSocketOptions {
   clientIps: ClientIpResolver;
   limits: Config['limits']['webSocket'];
   maxSubscriptionsPerSocket: number;
+  /** TRUSTED_DOCUMENTS: yoga's parameter hooks do not run here, so the socket checks itself. */
+  trustedDocuments?: TrustedDocuments;
   log: Logger;
 }
 
@@ -205,15 +208,23 @@ function graphqlWsOptions(
           ),
         );
       }
+      let query = payload.query;
+      try {
+        if (options.trustedDocuments) {
+          query = options.trustedDocuments.resolve(payload as DocumentParams);
+        }
+      } catch (error) {
+        return refuse(error);
+      }
       const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
         ...ctx,
         req: ctx.extra.request,
         socket: ctx.extra.socket,
-        params: payload,
+        params: { ...payload, query },
         principal: ctx.extra.principal,
       });
       try {
-        const document = parse(payload.query);
+        const document = parse(query);
         const validationErrors = validate(schema, document);
         if (validationErrors.length > 0)
           return validationErrors.map((error: GraphQLError) => errors.mapError(error));

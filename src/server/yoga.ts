@@ -15,7 +15,9 @@ import { renderSelfHostedGraphiQL } from './graphiql.js';
 import { type OperationLimits, useHostileOperations } from './hostile-operations.js';
 import { useOperationLog } from './operation-log.js';
 import { useOperationMetrics } from './operation-metrics.js';
+import { isPublicOperation, PUBLIC_PRINCIPAL } from './public-operations.js';
 import type { SharedEventExecution } from './shared-execution.js';
+import { type TrustedDocuments, useTrustedDocuments } from './trusted-documents.js';
 
 export interface YogaOptions {
   schema: GraphQLSchema;
@@ -31,6 +33,8 @@ export interface YogaOptions {
   sharedExecution: SharedEventExecution;
   operationLimits: OperationLimits;
   cors: CorsSettings;
+  /** TRUSTED_DOCUMENTS: only the manifest's documents run (and GraphiQL is off). */
+  trustedDocuments?: TrustedDocuments;
   log: Logger;
 }
 
@@ -45,11 +49,25 @@ export interface ServerContext {
 
 export function createYogaServer(options: YogaOptions) {
   const { services, backend, authenticator, errors, log } = options;
+  /** The key's principal; without a key, the contact form alone runs (a wrong key never does). */
+  const requestPrincipal = (
+    headers: Headers,
+    params: { query?: string; operationName?: string | null } | undefined,
+  ): Principal => {
+    const credential = credentialFromHeaders(headers);
+    const keyless = credential === undefined && !authenticator.anonymousMode;
+    if (keyless && isPublicOperation(params?.query, params?.operationName)) return PUBLIC_PRINCIPAL;
+    return authenticator.authenticate(credential);
+  };
   return createYoga<ServerContext, Context>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    graphiql: options.introspection ? { title: 'Parley', subscriptionsProtocol: 'SSE' } : false,
+    // With trusted documents on, GraphiQL could run nothing typed into it: it is not served.
+    graphiql:
+      options.introspection && !options.trustedDocuments
+        ? { title: 'Parley', subscriptionsProtocol: 'SSE' }
+        : false,
     renderGraphiQL: renderSelfHostedGraphiQL,
     logging: false,
     batching:
@@ -61,6 +79,7 @@ export function createYogaServer(options: YogaOptions) {
     plugins: [
       errors.useContractErrors(),
       ...(options.metrics ? [useOperationMetrics(options.metrics)] : []),
+      ...(options.trustedDocuments ? [useTrustedDocuments(options.trustedDocuments)] : []),
       useHostileOperations(options.operationLimits),
       ...(options.introspection ? [] : [useNoIntrospection()]),
       ...(options.costLimits ? [options.costLimits] : []),
@@ -68,11 +87,11 @@ export function createYogaServer(options: YogaOptions) {
       useOperationLog(log.isLevelEnabled('info')),
       options.sharedExecution.plugin(),
     ],
-    context: ({ request, req, principal }): Context => {
+    context: ({ request, req, principal, params }): Context => {
       const requestId = requestIdFrom(request?.headers.get('x-request-id'));
       let caller: Principal;
       try {
-        caller = principal ?? authenticator.authenticate(credentialFromHeaders(request.headers));
+        caller = principal ?? requestPrincipal(request.headers, params);
       } catch (error) {
         throw errors.mapRequestError(error, log.child({ requestId }));
       }

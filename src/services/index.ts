@@ -1,5 +1,6 @@
 import type { AdminService } from './admin.js';
 import type { ChatService } from './chat/chat-service.js';
+import type { ContactService } from './contact.js';
 import type { HealthService } from './health.js';
 import type { PointBuckets } from './limits/point-buckets.js';
 import type { TokenBudgets } from './limits/token-budgets.js';
@@ -19,4 +20,5 @@ export interface Services {
   tokenBudgets: TokenBudgets;
   rag: RagService;
   text: TextService;
+  contact: ContactService;
 }

@@ -1,5 +1,6 @@
 import type { MessageRecord, SessionRecord, StreamEvent } from '../../model.js';
 import { MemoryResultCache } from './memory-cache.js';
+import { MemoryContactStore } from './memory-contacts.js';
 import { MemoryDocumentStore } from './memory-documents.js';
 import { MemoryLedger } from './memory-ledger.js';
 import type {
@@ -273,6 +274,7 @@ export function createMemoryBackend(options: {
     ledger: new MemoryLedger(),
     documents: new MemoryDocumentStore(),
     cache: new MemoryResultCache(options.cacheMaxEntries ?? DEFAULT_CACHE_MAX_ENTRIES),
+    contacts: new MemoryContactStore(),
     ping: async () => {},
     close: async () => streams.close(),
   };

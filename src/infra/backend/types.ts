@@ -1,5 +1,6 @@
 import type { DocumentRecord, MessageRecord, SessionRecord, StreamEvent } from '../../model.js';
 import type { ResultCache } from './cache.js';
+import type { ContactStore } from './contacts.js';
 import type { Ledger } from './ledger.js';
 
 /**
@@ -93,6 +94,7 @@ export interface Backend {
   readonly documents: DocumentStore;
   /** Cached results (text operations). */
   readonly cache: ResultCache;
+  readonly contacts: ContactStore;
   /** Resolves when the backend answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

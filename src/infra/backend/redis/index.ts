@@ -5,6 +5,7 @@ import type { RedisMetrics } from '../../metrics.js';
 import type { Backend, ControlBus, Unwatch } from '../types.js';
 import { RedisResultCache } from './cache.js';
 import { connectRedis, createGuard, startHeartbeat } from './connection.js';
+import { RedisContactStore } from './contacts.js';
 import { RedisDocumentStore } from './documents.js';
 import { redisKeys } from './keys.js';
 import { RedisLedger } from './ledger.js';
@@ -59,6 +60,7 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
     ledger: new RedisLedger(commands, keys, guarded),
     documents: new RedisDocumentStore(commands, pubsub, keys, guarded),
     cache: new RedisResultCache(commands, keys, guarded),
+    contacts: new RedisContactStore(commands, keys, guarded),
     // Not through the breaker: readiness must see Redis itself, and must not count against it.
     ping: async () => {
       await unguarded(() => commands.ping());

@@ -71,6 +71,8 @@ export function redisKeys(prefix: string) {
     cacheIndex: (scope: string) => `${prefix}cache-index:${scope}`,
     /** HASH: hit and miss counts, fields `<scope>|hits` and `<scope>|misses`. */
     cacheStats: `${prefix}cache-stats`,
+    /** STREAM, MAXLEN ~10000: contact submissions; field `c` = the ContactRecord as JSON. */
+    contacts: `${prefix}contacts`,
   };
 }
 
