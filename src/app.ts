@@ -4,10 +4,12 @@ import type { Config } from './config.js';
 import { createMemoryBackend } from './infra/backend/memory.js';
 import { isRedisOutage } from './infra/backend/redis/connection.js';
 import { createRedisBackend } from './infra/backend/redis/index.js';
+import { traceRedisCommands } from './infra/backend/redis/tracing.js';
 import type { Backend } from './infra/backend/types.js';
 import { BreakerRegistry } from './infra/breakers.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { Metrics } from './infra/metrics.js';
+import { createTracing, type Tracing } from './infra/tracing.js';
 import { buildSchema } from './resolvers/index.js';
 import { Authenticator } from './server/auth.js';
 import { ClientIpResolver } from './server/client-ip.js';
@@ -15,6 +17,7 @@ import { useCostLimits } from './server/cost/cost-limits.js';
 import { CostModel } from './server/cost/cost-model.js';
 import { createErrorMapper } from './server/errors.js';
 import { createHttpServer } from './server/http.js';
+import { traceRootFields } from './server/tracing.js';
 import { attachWebSocketServer } from './server/websocket.js';
 import { createYogaServer } from './server/yoga.js';
 import { AdminService } from './services/admin.js';
@@ -60,14 +63,23 @@ export interface App {
 /** The composition root: every client, store and service is built here, once. */
 export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   const log = overrides.log ?? createLogger(config.logLevel);
+  const tracing = await createTracing(config.tracing, config.version);
   const breakers = new BreakerRegistry({
     config: config.breakers,
     log: log.child({ component: 'breakers' }),
   });
   const backend = overrides.backend ?? (await createBackend(config, breakers));
+  // ioredis reports each command on a diagnostics channel: spans only while tracing is on.
+  const stopRedisTracing =
+    tracing.enabled && backend.kind === 'redis' ? traceRedisCommands(tracing.tracer) : () => {};
   const llm =
     overrides.llm ??
-    createLlmChain({ llm: config.llm, breakers, log: log.child({ component: 'llm' }) });
+    createLlmChain({
+      llm: config.llm,
+      breakers,
+      log: log.child({ component: 'llm' }),
+      tracer: tracing.tracer,
+    });
   const { services, answers, recovery } = await createServices({
     config,
     backend,
@@ -75,6 +87,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     breakers,
     log,
     now: overrides.now ?? Date.now,
+    tracing,
   });
   const authenticator = new Authenticator(config.apiKeys);
   const clientIps = new ClientIpResolver(config.limits.trustedProxies);
@@ -88,7 +101,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     breakers: () => breakers.list(),
   });
   const yoga = createYogaServer({
-    schema: buildSchema(),
+    schema: traceRootFields(buildSchema(), tracing),
     services,
     backend,
     authenticator,
@@ -102,6 +115,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     operationLimits: { ...config.limits.operation, hideSuggestions: config.production },
     cors: { origins: config.limits.corsOrigins, production: config.production },
     metrics,
+    tracing,
     log,
   });
   let draining = false;
@@ -125,6 +139,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     limits: config.limits.webSocket,
     maxSubscriptionsPerSocket: config.maxSubscriptionsPerSocket,
     log: log.child({ component: 'websocket' }),
+    tracing,
   });
   openWebSockets = () => webSockets.openConnections;
 
@@ -168,6 +183,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       });
       await backend.close();
       breakers.shutdown();
+      stopRedisTracing();
+      // The last spans (the answers ended above) are exported before the process goes.
+      await tracing
+        .shutdown()
+        .catch((error: unknown) => log.warn({ err: error }, 'spans could not be exported'));
       log.info('closed');
     },
   };
@@ -192,10 +212,11 @@ interface ServiceParts {
   breakers: BreakerRegistry;
   log: Logger;
   now: () => number;
+  tracing: Tracing;
 }
 
 /** The domain, wired: what resolvers call, and the answer lifecycle the server drains. */
-async function createServices({ config, backend, llm, breakers, log, now }: ServiceParts) {
+async function createServices({ config, backend, llm, breakers, log, now, tracing }: ServiceParts) {
   const { store, streams: eventLogs, control, ledger } = backend;
   const personas = new PersonaService(PERSONAS_DIR);
   const rag = createRagService({
@@ -204,6 +225,7 @@ async function createServices({ config, backend, llm, breakers, log, now }: Serv
     llm,
     breakers,
     log: log.child({ component: 'rag' }),
+    tracer: tracing.tracer,
   });
   await rag.start();
   const tokenBudgets = new TokenBudgets({ ledger, budget: config.limits.tokenBudget, now });
@@ -236,6 +258,8 @@ async function createServices({ config, backend, llm, breakers, log, now }: Serv
       maxOutageMs: config.storageOutage.maxMs,
     },
     log: log.child({ component: 'answers' }),
+    tracer: tracing.tracer,
+    requestModel: llm.model,
   });
   await answers.start();
   const recovery = new GenerationRecovery({

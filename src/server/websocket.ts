@@ -12,10 +12,12 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { Config } from '../config.js';
 import { BadInput, isAppError } from '../errors.js';
 import type { Logger } from '../infra/logger.js';
+import { NO_TRACING, type Tracing } from '../infra/tracing.js';
 import type { Principal } from '../model.js';
 import { type Authenticator, credentialFromConnectionParams } from './auth.js';
 import type { ClientIpResolver } from './client-ip.js';
 import type { ErrorMapper } from './errors.js';
+import { type OperationTrace, startOperation } from './tracing.js';
 import {
   ConnectionAdmission,
   type ConnectionSlot,
@@ -34,6 +36,8 @@ export interface WebSocketOptions {
   limits: Config['limits']['webSocket'];
   maxSubscriptionsPerSocket: number;
   log: Logger;
+  /** An operation's parent: its `extensions.traceparent`, the connection_init's, the upgrade's. */
+  tracing?: Tracing;
 }
 
 type SocketExtra = {
@@ -51,6 +55,7 @@ type SocketContext = Context<Record<string, unknown> | undefined, SocketExtra>;
 type EnvelopedRoot = {
   execute: (args: ExecutionArgs) => unknown;
   subscribe: (args: ExecutionArgs) => unknown;
+  operation: OperationTrace;
 };
 
 /** How long a refused or shut-down socket may take to answer its close frame. */
@@ -163,8 +168,26 @@ function graphqlWsOptions(
   connected: Set<SocketContext>,
 ): ServerOptions<Record<string, unknown> | undefined, SocketExtra> {
   const { yoga, authenticator, errors, log } = options;
+  const tracing = options.tracing ?? NO_TRACING;
   // No HTTP status here: a refused operation is an error result on an open socket.
   const refuse = (error: unknown) => [errors.mapError(error)];
+  /** Runs an operation's execute or subscribe in its span, which ends when that has settled. */
+  const runTraced = (args: ExecutionArgs, phase: 'execute' | 'subscribe') => {
+    const root = args.rootValue as EnvelopedRoot;
+    if (!tracing.enabled) return root[phase](args) as never;
+    const { operation } = root;
+    try {
+      const result = operation.run(() => root[phase](args));
+      Promise.resolve(result).then(
+        () => operation.end(),
+        () => operation.end('INTERNAL_ERROR'),
+      );
+      return result as never;
+    } catch (error) {
+      operation.end('INTERNAL_ERROR');
+      throw error;
+    }
+  };
   return {
     connectionInitWaitTimeout: options.limits.initTimeoutMs,
     onConnect: (ctx) => {
@@ -200,30 +223,41 @@ function graphqlWsOptions(
           ),
         );
       }
-      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-        ...ctx,
-        req: ctx.extra.request,
-        socket: ctx.extra.socket,
-        params: payload,
-        principal: ctx.extra.principal,
+      const operation = startOperation(
+        tracing,
+        tracing.extract(traceCarrier(payload.extensions, ctx.connectionParams, ctx.extra.request)),
+        'websocket',
+      );
+      return operation.run(async () => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          principal: ctx.extra.principal,
+        });
+        try {
+          const document = parse(payload.query);
+          const validationErrors = validate(schema, document);
+          if (validationErrors.length > 0) {
+            operation.end('GRAPHQL_VALIDATION_FAILED');
+            return validationErrors.map((error: GraphQLError) => errors.mapError(error));
+          }
+          const root: EnvelopedRoot = { execute, subscribe, operation };
+          return {
+            schema,
+            document,
+            operationName: payload.operationName,
+            variableValues: payload.variables,
+            contextValue: await contextFactory(),
+            rootValue: root,
+          };
+        } catch (error) {
+          const refusal = refuse(error);
+          operation.end(String(refusal[0]?.extensions.code ?? 'INTERNAL_ERROR'));
+          return refusal;
+        }
       });
-      try {
-        const document = parse(payload.query);
-        const validationErrors = validate(schema, document);
-        if (validationErrors.length > 0)
-          return validationErrors.map((error: GraphQLError) => errors.mapError(error));
-        const root: EnvelopedRoot = { execute, subscribe };
-        return {
-          schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue: await contextFactory(),
-          rootValue: root,
-        };
-      } catch (error) {
-        return refuse(error);
-      }
     },
     // A send to a socket that is no longer open resolves at once, so a replay to a peer that
     // left would run to its end without a pause: end the operation instead.
@@ -239,8 +273,8 @@ function graphqlWsOptions(
     onClose: (ctx) => {
       connected.delete(ctx);
     },
-    execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-    subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+    execute: (args) => runTraced(args, 'execute'),
+    subscribe: (args) => runTraced(args, 'subscribe'),
   };
 }
 
@@ -253,6 +287,17 @@ function refuse(socket: WebSocket, refusal: Refusal, labels: SocketLabels, log: 
   socket.close(refusal.code, refusal.message);
   const cutOff = setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_MS);
   socket.once('close', () => clearTimeout(cutOff));
+}
+
+/** Where a WebSocket operation's W3C trace context comes from, the most specific first. */
+function traceCarrier(
+  extensions: Record<string, unknown> | undefined | null,
+  connectionParams: Record<string, unknown> | undefined,
+  request: IncomingMessage,
+): { traceparent?: unknown; tracestate?: unknown } {
+  if (typeof extensions?.traceparent === 'string') return extensions;
+  if (typeof connectionParams?.traceparent === 'string') return connectionParams;
+  return { traceparent: request.headers.traceparent, tracestate: request.headers.tracestate };
 }
 
 function hasOperations(ctx: SocketContext | undefined): boolean {

@@ -5,6 +5,7 @@ import { type Context, createContext, requestIdFrom } from '../context.js';
 import type { Backend } from '../infra/backend/types.js';
 import type { Logger } from '../infra/logger.js';
 import type { Metrics } from '../infra/metrics.js';
+import type { Tracing } from '../infra/tracing.js';
 import type { Principal } from '../model.js';
 import type { Services } from '../services/index.js';
 import { type Authenticator, credentialFromHeaders } from './auth.js';
@@ -15,6 +16,7 @@ import { renderSelfHostedGraphiQL } from './graphiql.js';
 import { type OperationLimits, useHostileOperations } from './hostile-operations.js';
 import { useOperationLog } from './operation-log.js';
 import { useOperationMetrics } from './operation-metrics.js';
+import { useTracing } from './tracing.js';
 
 export interface YogaOptions {
   schema: GraphQLSchema;
@@ -26,6 +28,8 @@ export interface YogaOptions {
   clientIps: ClientIpResolver;
   costLimits: Plugin<Context> | undefined;
   metrics?: Metrics;
+  /** Spans per operation and phase; absent or off, no plugin is added. */
+  tracing?: Tracing;
   operationLimits: OperationLimits;
   cors: CorsSettings;
   log: Logger;
@@ -58,6 +62,7 @@ export function createYogaServer(options: YogaOptions) {
     plugins: [
       errors.useContractErrors(),
       ...(options.metrics ? [useOperationMetrics(options.metrics)] : []),
+      ...(options.tracing?.enabled ? [useTracing(options.tracing)] : []),
       useHostileOperations(options.operationLimits),
       ...(options.introspection ? [] : [useNoIntrospection()]),
       ...(options.costLimits ? [options.costLimits] : []),

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { Config } from '../../config.js';
 import type { BreakerRegistry } from '../../infra/breakers.js';
 import type { Logger } from '../../infra/logger.js';
@@ -14,10 +15,12 @@ export function createLlmChain({
   llm,
   breakers,
   log,
+  tracer,
 }: {
   llm: Config['llm'];
   breakers: BreakerRegistry;
   log: Logger;
+  tracer?: Tracer;
 }): LlmChain {
   const breakerOptions = { kind: 'llm', timeout: false, isOutage: isLlmOutage } as const;
   if (llm.provider === 'local') {
@@ -40,6 +43,7 @@ export function createLlmChain({
         idleTimeoutMs: llm.idleTimeoutMs,
         totalTimeoutMs: llm.totalTimeoutMs,
         maxCompletionTokens: llm.maxCompletionTokens,
+        tracer,
       }),
       breaker: breakers.create(`llm:${endpoint.name}:${model}`, breakerOptions),
     })),

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { Config } from '../../config.js';
 import type { Backend } from '../../infra/backend/types.js';
 import type { BreakerRegistry } from '../../infra/breakers.js';
@@ -18,8 +19,9 @@ export function createRagService(parts: {
   llm: LlmChain;
   breakers: BreakerRegistry;
   log: Logger;
+  tracer?: Tracer;
 }): RagService {
-  const { config, backend, llm, breakers, log } = parts;
+  const { config, backend, llm, breakers, log, tracer } = parts;
   const settings = config.rag.embeddings;
   const embedder: Embedder = settings
     ? new OpenAiEmbedder({
@@ -31,6 +33,7 @@ export function createRagService(parts: {
           isOutage: isLlmOutage,
         }),
         log,
+        tracer,
       })
     : new LocalEmbedder();
   return new RagService({
