@@ -55,8 +55,12 @@ type SocketContext = Context<Record<string, unknown> | undefined, SocketExtra>;
 type EnvelopedRoot = {
   execute: (args: ExecutionArgs) => unknown;
   subscribe: (args: ExecutionArgs) => unknown;
-  operation: OperationTrace;
+  /** Set when tracing is on: the operation's span, ended once execute or subscribe settles. */
+  operation?: OperationTrace;
 };
+type SubscribeHook = NonNullable<
+  ServerOptions<Record<string, unknown> | undefined, SocketExtra>['onSubscribe']
+>;
 
 /** How long a refused or shut-down socket may take to answer its close frame. */
 const CLOSE_HANDSHAKE_MS = 1_000;
@@ -171,23 +175,6 @@ function graphqlWsOptions(
   const tracing = options.tracing ?? NO_TRACING;
   // No HTTP status here: a refused operation is an error result on an open socket.
   const refuse = (error: unknown) => [errors.mapError(error)];
-  /** Runs an operation's execute or subscribe in its span, which ends when that has settled. */
-  const runTraced = (args: ExecutionArgs, phase: 'execute' | 'subscribe') => {
-    const root = args.rootValue as EnvelopedRoot;
-    if (!tracing.enabled) return root[phase](args) as never;
-    const { operation } = root;
-    try {
-      const result = operation.run(() => root[phase](args));
-      Promise.resolve(result).then(
-        () => operation.end(),
-        () => operation.end('INTERNAL_ERROR'),
-      );
-      return result as never;
-    } catch (error) {
-      operation.end('INTERNAL_ERROR');
-      throw error;
-    }
-  };
   return {
     connectionInitWaitTimeout: options.limits.initTimeoutMs,
     onConnect: (ctx) => {
@@ -213,7 +200,7 @@ function graphqlWsOptions(
       connected.add(ctx);
       return true;
     },
-    onSubscribe: async (ctx, _id, payload) => {
+    onSubscribe: traceOperations(tracing, async (ctx, _id, payload) => {
       guard.touch(ctx.extra.watched);
       // graphql-ws has already registered this operation: it counts itself.
       if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerSocket) {
@@ -223,42 +210,31 @@ function graphqlWsOptions(
           ),
         );
       }
-      const operation = startOperation(
-        tracing,
-        tracing.extract(traceCarrier(payload.extensions, ctx.connectionParams, ctx.extra.request)),
-        'websocket',
-      );
-      return operation.run(async () => {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-          principal: ctx.extra.principal,
-        });
-        try {
-          const document = parse(payload.query);
-          const validationErrors = validate(schema, document);
-          if (validationErrors.length > 0) {
-            operation.end('GRAPHQL_VALIDATION_FAILED');
-            return validationErrors.map((error: GraphQLError) => errors.mapError(error));
-          }
-          const root: EnvelopedRoot = { execute, subscribe, operation };
-          return {
-            schema,
-            document,
-            operationName: payload.operationName,
-            variableValues: payload.variables,
-            contextValue: await contextFactory(),
-            rootValue: root,
-          };
-        } catch (error) {
-          const refusal = refuse(error);
-          operation.end(String(refusal[0]?.extensions.code ?? 'INTERNAL_ERROR'));
-          return refusal;
-        }
+      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        ...ctx,
+        req: ctx.extra.request,
+        socket: ctx.extra.socket,
+        params: payload,
+        principal: ctx.extra.principal,
       });
-    },
+      try {
+        const document = parse(payload.query);
+        const validationErrors = validate(schema, document);
+        if (validationErrors.length > 0)
+          return validationErrors.map((error: GraphQLError) => errors.mapError(error));
+        const root: EnvelopedRoot = { execute, subscribe };
+        return {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: await contextFactory(),
+          rootValue: root,
+        };
+      } catch (error) {
+        return refuse(error);
+      }
+    }),
     // A send to a socket that is no longer open resolves at once, so a replay to a peer that
     // left would run to its end without a pause: end the operation instead.
     onNext: (ctx, id) => {
@@ -273,8 +249,8 @@ function graphqlWsOptions(
     onClose: (ctx) => {
       connected.delete(ctx);
     },
-    execute: (args) => runTraced(args, 'execute'),
-    subscribe: (args) => runTraced(args, 'subscribe'),
+    execute: (args) => inOperation(args, 'execute') as never,
+    subscribe: (args) => inOperation(args, 'subscribe') as never,
   };
 }
 
@@ -287,6 +263,52 @@ function refuse(socket: WebSocket, refusal: Refusal, labels: SocketLabels, log: 
   socket.close(refusal.code, refusal.message);
   const cutOff = setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_MS);
   socket.once('close', () => clearTimeout(cutOff));
+}
+
+/**
+ * Each operation in a span of its own (tracing on): preparing it (parse, validate, context) runs
+ * in the span, a refusal ends it failed, and an admitted operation carries it to its execution.
+ */
+function traceOperations(tracing: Tracing, prepare: SubscribeHook): SubscribeHook {
+  if (!tracing.enabled) return prepare;
+  return async (ctx, id, payload) => {
+    const parent = tracing.extract(
+      traceCarrier(payload.extensions, ctx.connectionParams, ctx.extra.request),
+    );
+    const operation = startOperation(tracing, parent, 'websocket');
+    try {
+      const prepared = await operation.run(() => prepare(ctx, id, payload));
+      if (prepared && 'document' in prepared) {
+        (prepared.rootValue as EnvelopedRoot).operation = operation;
+      } else {
+        operation.end(
+          prepared ? String(prepared[0]?.extensions.code ?? 'INTERNAL_ERROR') : undefined,
+        );
+      }
+      return prepared;
+    } catch (error) {
+      operation.end('INTERNAL_ERROR');
+      throw error;
+    }
+  };
+}
+
+/** Runs an operation's execute or subscribe, in its span when it has one. */
+function inOperation(args: ExecutionArgs, phase: 'execute' | 'subscribe'): unknown {
+  const root = args.rootValue as EnvelopedRoot;
+  const { operation } = root;
+  if (!operation) return root[phase](args);
+  try {
+    const result = operation.run(() => root[phase](args));
+    Promise.resolve(result).then(
+      () => operation.end(),
+      () => operation.end('INTERNAL_ERROR'),
+    );
+    return result;
+  } catch (error) {
+    operation.end('INTERNAL_ERROR');
+    throw error;
+  }
 }
 
 /** Where a WebSocket operation's W3C trace context comes from, the most specific first. */

@@ -40,6 +40,7 @@ describe.each<BackendKind>(['memory', 'redis'])('traces on the %s backend', (bac
   const httpClient = clientSpan();
   const wsClientSpan = clientSpan();
   const refusedClient = clientSpan();
+  const wsQueryClient = clientSpan();
   let spans: ReceivedSpan[] = [];
   let assistantMessageId = '';
   let sessionId = '';
@@ -90,6 +91,14 @@ describe.each<BackendKind>(['memory', 'redis'])('traces on the %s backend', (bac
       const streamed = await collectWs(client, assistantMessageId);
       await client.dispose();
       expect(streamed.text).toBe('Traced answer');
+      // A query over graphql-ws naming its own parent in the subscribe message's extensions.
+      const queryClient = wsClient(server, { traceparent: wsClientSpan.traceparent });
+      const results = queryClient.iterate({
+        query: 'query Who { viewer { principal } }',
+        extensions: { traceparent: wsQueryClient.traceparent },
+      });
+      for await (const result of results) expect(result.errors).toBeUndefined();
+      await queryClient.dispose();
     } finally {
       // Closing the app flushes the batch of spans: everything is at the receiver after it.
       await server.close();
@@ -204,6 +213,15 @@ describe.each<BackendKind>(['memory', 'redis'])('traces on the %s backend', (bac
     expect(childrenOf(spans, subscribe).map((span) => span.name)).toContain(
       'Subscription.messageStream',
     );
+  });
+
+  it("a WebSocket operation's own extensions.traceparent wins over connection_init's", () => {
+    const operation = only(spans, 'query Who');
+    expect(operation.traceId).toBe(wsQueryClient.traceId);
+    expect(operation.parentSpanId).toBe(wsQueryClient.spanId);
+    const execute = childrenOf(spans, operation).find((span) => span.name === 'graphql.execute');
+    // (On Redis the cost limiter's point bucket is a command of execute too.)
+    expect(childrenOf(spans, execute!).map((span) => span.name)).toContain('Query.viewer');
   });
 
   it('Redis commands are spans of the operation and of the answer, without keys or values', () => {
