@@ -4,11 +4,13 @@ import type { Config } from './config.js';
 import { createMemoryBackend } from './infra/backend/memory.js';
 import { isRedisOutage } from './infra/backend/redis/connection.js';
 import { createRedisBackend } from './infra/backend/redis/index.js';
+import { traceRedisCommands } from './infra/backend/redis/tracing.js';
 import type { Backend } from './infra/backend/types.js';
 import { BreakerRegistry } from './infra/breakers.js';
 import { createContactWebhook } from './infra/contact-webhook.js';
 import { createLogger, type Logger } from './infra/logger.js';
 import { Metrics } from './infra/metrics.js';
+import { createTracing, type Tracing } from './infra/tracing.js';
 import { buildSchema } from './resolvers/index.js';
 import { Authenticator } from './server/auth.js';
 import { ClientIpResolver } from './server/client-ip.js';
@@ -17,6 +19,7 @@ import { CostModel } from './server/cost/cost-model.js';
 import { createErrorMapper } from './server/errors.js';
 import { createHttpServer } from './server/http.js';
 import { SharedEventExecution } from './server/shared-execution.js';
+import { traceRootFields } from './server/tracing.js';
 import { TrustedDocuments } from './server/trusted-documents.js';
 import { attachWebSocketServer } from './server/websocket.js';
 import { createYogaServer } from './server/yoga.js';
@@ -76,6 +79,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const trustedDocuments = config.trustedDocuments
     ? new TrustedDocuments(config.trustedDocuments, config.limits.operation)
     : undefined;
+  const tracing = await createTracing(config.tracing, config.version);
   const breakers = new BreakerRegistry({
     config: config.breakers,
     log: log.child({ component: 'breakers' }),
@@ -95,9 +99,18 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     configuredModels(config),
   );
   const backend = overrides.backend ?? (await createBackend(config, breakers, metrics));
+  // ioredis reports each command on a diagnostics channel: spans only while tracing is on.
+  const stopRedisTracing =
+    tracing.enabled && backend.kind === 'redis' ? traceRedisCommands(tracing.tracer) : () => {};
   const llm =
     overrides.llm ??
-    createLlmChain({ llm: config.llm, breakers, log: log.child({ component: 'llm' }), metrics });
+    createLlmChain({
+      llm: config.llm,
+      breakers,
+      log: log.child({ component: 'llm' }),
+      metrics,
+      tracer: tracing.tracer,
+    });
   const { services, answers, recovery } = await createServices({
     config,
     backend,
@@ -106,13 +119,14 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     log,
     now: overrides.now ?? Date.now,
     metrics,
+    tracing,
   });
   const authenticator = new Authenticator(config.apiKeys);
   const clientIps = new ClientIpResolver(config.limits.trustedProxies);
   const errors = createErrorMapper(log);
   const sharedExecution = new SharedEventExecution();
   const yoga = createYogaServer({
-    schema: buildSchema(),
+    schema: traceRootFields(buildSchema(), tracing),
     services,
     backend,
     authenticator,
@@ -128,6 +142,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     metrics,
     sharedExecution,
     trustedDocuments,
+    tracing,
     log,
   });
   let draining = false;
@@ -152,6 +167,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     maxSubscriptionsPerSocket: config.maxSubscriptionsPerSocket,
     trustedDocuments,
     log: log.child({ component: 'websocket' }),
+    tracing,
   });
   openWebSockets = () => webSockets.openConnections;
   webSocketRefusals = () => ({
@@ -202,6 +218,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       });
       await backend.close();
       breakers.shutdown();
+      stopRedisTracing();
+      // The last spans (the answers ended above) are exported before the process goes.
+      await tracing
+        .shutdown()
+        .catch((error: unknown) => log.warn({ err: error }, 'spans could not be exported'));
       log.info('closed');
     },
   };
@@ -242,10 +263,12 @@ interface ServiceParts {
   log: Logger;
   now: () => number;
   metrics: Metrics;
+  tracing: Tracing;
 }
 
 /** The domain, wired: what resolvers call, and the answer lifecycle the server drains. */
-async function createServices({ config, backend, llm, breakers, log, now, metrics }: ServiceParts) {
+async function createServices(parts: ServiceParts) {
+  const { config, backend, llm, breakers, log, now, metrics, tracing } = parts;
   const { store, streams: eventLogs, control, ledger } = backend;
   const personas = new PersonaService(PERSONAS_DIR);
   const rag = createRagService({
@@ -255,6 +278,7 @@ async function createServices({ config, backend, llm, breakers, log, now, metric
     breakers,
     log: log.child({ component: 'rag' }),
     metrics,
+    tracer: tracing.tracer,
   });
   await rag.start();
   const tokenBudgets = new TokenBudgets({ ledger, budget: config.limits.tokenBudget, now });
@@ -288,6 +312,8 @@ async function createServices({ config, backend, llm, breakers, log, now, metric
       maxOutageMs: config.storageOutage.maxMs,
     },
     log: log.child({ component: 'answers' }),
+    tracer: tracing.tracer,
+    requestModel: llm.model,
   });
   await answers.start();
   const recovery = new GenerationRecovery({

@@ -116,6 +116,31 @@ const originList = commaList.transform((entries, ctx): string[] => {
   return entries.map((entry) => entry.replace(/\/$/, ''));
 });
 
+/** `key=value,key=value` with percent-encoded values, as the OTLP exporter spec writes them. */
+const otlpHeaders = commaList.transform((entries, ctx): Record<string, string> => {
+  const headers: Record<string, string> = {};
+  for (const entry of entries) {
+    const split = entry.indexOf('=');
+    const name = entry.slice(0, split).trim();
+    let value: string;
+    try {
+      value = decodeURIComponent(entry.slice(split + 1).trim());
+    } catch {
+      value = '';
+    }
+    // The value is often a secret: never echoed in the error.
+    if (split <= 0 || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(name) || value === '') {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'each entry must be name=value (value URL-encoded)',
+      });
+      return z.NEVER;
+    }
+    headers[name] = value;
+  }
+  return headers;
+});
+
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/i;
 
 const providerList = z
@@ -261,6 +286,14 @@ const envSchema = z.object({
   COST_LIMITING: z.enum(['on', 'off']).default('on'),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 
+  // Tracing (OpenTelemetry, the standard variables): off unless an OTLP endpoint is set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  OTEL_EXPORTER_OTLP_HEADERS: otlpHeaders.optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+  OTEL_SERVICE_NAME: z.string().min(1).max(200).default('parley'),
+  OTEL_SDK_DISABLED: booleanFlag.default(false),
+
   // Retrieval (RAG): chunking, limits and the embeddings endpoint.
   RAG_CHUNK_TOKENS: integer(32, 8_000).default(400),
   RAG_CHUNK_OVERLAP: integer(0, 4_000).default(60),
@@ -361,6 +394,8 @@ export interface Config {
   contact: ContactConfig;
   /** TRUSTED_DOCUMENTS: the only documents accepted, by SHA-256 hex; undefined accepts any. */
   trustedDocuments: ReadonlyMap<string, string> | undefined;
+  /** OpenTelemetry traces; undefined is off (no endpoint set, or OTEL_SDK_DISABLED). */
+  tracing: TracingConfig | undefined;
 }
 
 /** Text operations: batch bounds and the result cache. */
@@ -379,6 +414,15 @@ export interface ContactConfig {
   webhookUrl: string | undefined;
   /** One webhook call, headers and body. */
   webhookTimeoutMs: number;
+}
+
+/** Where spans go: an OTLP/HTTP endpoint, read from the standard OTEL_* variables. */
+export interface TracingConfig {
+  /** The full traces URL (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or the base endpoint + /v1/traces). */
+  url: string;
+  protocol: 'http/protobuf' | 'http/json';
+  headers: Readonly<Record<string, string>>;
+  serviceName: string;
 }
 
 /** Retrieval: how documents are chunked and embedded, and how much one principal may store. */
@@ -617,6 +661,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustedDocuments: vars.TRUSTED_DOCUMENTS
       ? readTrustedDocuments(vars.TRUSTED_DOCUMENTS)
       : undefined,
+    tracing: tracingConfig(vars),
+  };
+}
+
+function tracingConfig(vars: z.infer<typeof envSchema>): TracingConfig | undefined {
+  const base = vars.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const url =
+    vars.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
+  if (!url || vars.OTEL_SDK_DISABLED) return undefined;
+  return {
+    url,
+    protocol: vars.OTEL_EXPORTER_OTLP_PROTOCOL,
+    headers: vars.OTEL_EXPORTER_OTLP_HEADERS ?? {},
+    serviceName: vars.OTEL_SERVICE_NAME,
   };
 }
 

@@ -12,10 +12,12 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { Config } from '../config.js';
 import { BadInput, isAppError } from '../errors.js';
 import type { Logger } from '../infra/logger.js';
+import { NO_TRACING, type Tracing } from '../infra/tracing.js';
 import type { Principal } from '../model.js';
 import { type Authenticator, credentialFromConnectionParams } from './auth.js';
 import type { ClientIpResolver } from './client-ip.js';
 import type { ErrorMapper } from './errors.js';
+import { type OperationTrace, startOperation } from './tracing.js';
 import type { DocumentParams, TrustedDocuments } from './trusted-documents.js';
 import {
   ConnectionAdmission,
@@ -38,6 +40,8 @@ export interface WebSocketOptions {
   /** TRUSTED_DOCUMENTS: yoga's parameter hooks do not run here, so the socket checks itself. */
   trustedDocuments?: TrustedDocuments;
   log: Logger;
+  /** An operation's parent: its `extensions.traceparent`, the connection_init's, the upgrade's. */
+  tracing?: Tracing;
 }
 
 type SocketExtra = {
@@ -55,7 +59,12 @@ type SocketContext = Context<Record<string, unknown> | undefined, SocketExtra>;
 type EnvelopedRoot = {
   execute: (args: ExecutionArgs) => unknown;
   subscribe: (args: ExecutionArgs) => unknown;
+  /** Set when tracing is on: the operation's span, ended once execute or subscribe settles. */
+  operation?: OperationTrace;
 };
+type SubscribeHook = NonNullable<
+  ServerOptions<Record<string, unknown> | undefined, SocketExtra>['onSubscribe']
+>;
 
 /** How long a refused or shut-down socket may take to answer its close frame. */
 const CLOSE_HANDSHAKE_MS = 1_000;
@@ -171,6 +180,7 @@ function graphqlWsOptions(
   frames: FrameWriter,
 ): ServerOptions<Record<string, unknown> | undefined, SocketExtra> {
   const { yoga, authenticator, errors, log } = options;
+  const tracing = options.tracing ?? NO_TRACING;
   // No HTTP status here: a refused operation is an error result on an open socket.
   const refuse = (error: unknown) => [errors.mapError(error)];
   return {
@@ -198,7 +208,7 @@ function graphqlWsOptions(
       connected.add(ctx);
       return true;
     },
-    onSubscribe: async (ctx, _id, payload) => {
+    onSubscribe: traceOperations(tracing, async (ctx, _id, payload) => {
       guard.touch(ctx.extra.watched);
       // graphql-ws has already registered this operation: it counts itself.
       if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerSocket) {
@@ -240,7 +250,7 @@ function graphqlWsOptions(
       } catch (error) {
         return refuse(error);
       }
-    },
+    }),
     // Streams write their frames themselves (each result serialised once for all its
     // subscribers). A send to a socket that is no longer open resolves at once, so a replay to a
     // peer that left would run to its end without a pause: the writer ends the operation instead.
@@ -255,8 +265,8 @@ function graphqlWsOptions(
     onClose: (ctx) => {
       connected.delete(ctx);
     },
-    execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-    subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+    execute: (args) => inOperation(args, 'execute') as never,
+    subscribe: (args) => inOperation(args, 'subscribe') as never,
   };
 }
 
@@ -273,6 +283,63 @@ function refuse(socket: WebSocket, refusal: Refusal, labels: SocketLabels, log: 
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {
   return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+/**
+ * Each operation in a span of its own (tracing on): preparing it (parse, validate, context) runs
+ * in the span, a refusal ends it failed, and an admitted operation carries it to its execution.
+ */
+function traceOperations(tracing: Tracing, prepare: SubscribeHook): SubscribeHook {
+  if (!tracing.enabled) return prepare;
+  return async (ctx, id, payload) => {
+    const parent = tracing.extract(
+      traceCarrier(payload.extensions, ctx.connectionParams, ctx.extra.request),
+    );
+    const operation = startOperation(tracing, parent, 'websocket');
+    try {
+      const prepared = await operation.run(() => prepare(ctx, id, payload));
+      if (prepared && 'document' in prepared) {
+        (prepared.rootValue as EnvelopedRoot).operation = operation;
+      } else {
+        operation.end(
+          prepared ? String(prepared[0]?.extensions.code ?? 'INTERNAL_ERROR') : undefined,
+        );
+      }
+      return prepared;
+    } catch (error) {
+      operation.end('INTERNAL_ERROR');
+      throw error;
+    }
+  };
+}
+
+/** Runs an operation's execute or subscribe, in its span when it has one. */
+function inOperation(args: ExecutionArgs, phase: 'execute' | 'subscribe'): unknown {
+  const root = args.rootValue as EnvelopedRoot;
+  const { operation } = root;
+  if (!operation) return root[phase](args);
+  try {
+    const result = operation.run(() => root[phase](args));
+    Promise.resolve(result).then(
+      () => operation.end(),
+      () => operation.end('INTERNAL_ERROR'),
+    );
+    return result;
+  } catch (error) {
+    operation.end('INTERNAL_ERROR');
+    throw error;
+  }
+}
+
+/** Where a WebSocket operation's W3C trace context comes from, the most specific first. */
+function traceCarrier(
+  extensions: Record<string, unknown> | undefined | null,
+  connectionParams: Record<string, unknown> | undefined,
+  request: IncomingMessage,
+): { traceparent?: unknown; tracestate?: unknown } {
+  if (typeof extensions?.traceparent === 'string') return extensions;
+  if (typeof connectionParams?.traceparent === 'string') return connectionParams;
+  return { traceparent: request.headers.traceparent, tracestate: request.headers.tracestate };
 }
 
 function hasOperations(ctx: SocketContext | undefined): boolean {

@@ -5,6 +5,7 @@ import { type Context, createContext, requestIdFrom } from '../context.js';
 import type { Backend } from '../infra/backend/types.js';
 import type { Logger } from '../infra/logger.js';
 import type { Metrics } from '../infra/metrics.js';
+import type { Tracing } from '../infra/tracing.js';
 import type { Principal } from '../model.js';
 import type { Services } from '../services/index.js';
 import { type Authenticator, credentialFromHeaders } from './auth.js';
@@ -17,6 +18,7 @@ import { useOperationLog } from './operation-log.js';
 import { useOperationMetrics } from './operation-metrics.js';
 import { isPublicOperation, PUBLIC_PRINCIPAL } from './public-operations.js';
 import type { SharedEventExecution } from './shared-execution.js';
+import { useTracing } from './tracing.js';
 import { type TrustedDocuments, useTrustedDocuments } from './trusted-documents.js';
 
 export interface YogaOptions {
@@ -31,6 +33,8 @@ export interface YogaOptions {
   metrics?: Metrics;
   /** Each stream event executed once for all the subscribers that would execute it alike. */
   sharedExecution: SharedEventExecution;
+  /** Spans per operation and phase; absent or off, no plugin is added. */
+  tracing?: Tracing;
   operationLimits: OperationLimits;
   cors: CorsSettings;
   /** TRUSTED_DOCUMENTS: only the manifest's documents run (and GraphiQL is off). */
@@ -80,6 +84,7 @@ export function createYogaServer(options: YogaOptions) {
       errors.useContractErrors(),
       ...(options.metrics ? [useOperationMetrics(options.metrics)] : []),
       ...(options.trustedDocuments ? [useTrustedDocuments(options.trustedDocuments)] : []),
+      ...(options.tracing?.enabled ? [useTracing(options.tracing)] : []),
       useHostileOperations(options.operationLimits),
       ...(options.introspection ? [] : [useNoIntrospection()]),
       ...(options.costLimits ? [options.costLimits] : []),

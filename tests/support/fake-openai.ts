@@ -70,6 +70,7 @@ const DEFAULT_SCRIPT: UpstreamScript = {
 /** One POST /v1/embeddings as it arrived. */
 export interface EmbeddingRequest {
   body: { model: string; input: string | string[]; encoding_format?: 'float' | 'base64' };
+  headers: IncomingMessage['headers'];
 }
 
 const EMBEDDING_DIMENSIONS = 64;
@@ -185,6 +186,7 @@ export class FakeOpenAI {
     if (request.url?.endsWith('/embeddings')) {
       this.embed(
         JSON.parse(Buffer.concat(bodyChunks).toString()) as EmbeddingRequest['body'],
+        request.headers,
         response,
       );
       return;
@@ -284,8 +286,12 @@ export class FakeOpenAI {
   }
 
   /** The real wire format: { object: 'list', data: [{ object, index, embedding }], model, usage }. */
-  private embed(body: EmbeddingRequest['body'], response: ServerResponse): void {
-    this.embeddingRequests.push({ body });
+  private embed(
+    body: EmbeddingRequest['body'],
+    headers: IncomingMessage['headers'],
+    response: ServerResponse,
+  ): void {
+    this.embeddingRequests.push({ body, headers });
     if (this.embeddingsFailure !== undefined) {
       response.writeHead(this.embeddingsFailure, { 'content-type': 'application/json' });
       response.end(

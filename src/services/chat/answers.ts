@@ -1,7 +1,17 @@
+import {
+  context,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanContext,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 import { BadInput, RateLimited, Unavailable } from '../../errors.js';
 import type { Ledger } from '../../infra/backend/ledger.js';
 import type { ControlBus, Store, StreamLog, Unwatch } from '../../infra/backend/types.js';
 import type { Logger } from '../../infra/logger.js';
+import { NO_TRACING } from '../../infra/tracing.js';
 import {
   FINAL_STATUSES,
   type MessageRecord,
@@ -56,6 +66,10 @@ export interface AnswerLifecycleOptions {
   maxCompletionTokens: number;
   writer: EventWriterOptions;
   log: Logger;
+  /** An answer is a trace of its own, linked to the operation that asked for it. */
+  tracer?: Tracer;
+  /** The model an answer asks for first (the chain's first), for its span. */
+  requestModel?: string;
 }
 
 interface RunningAnswer {
@@ -66,6 +80,9 @@ interface RunningAnswer {
   tokens: TokenReservation | null;
   controller: AbortController;
   done: Promise<void>;
+  /** The span of the operation that admitted it (sendMessage), when that was traced. */
+  origin: SpanContext | undefined;
+  span: Span;
 }
 
 /**
@@ -151,7 +168,9 @@ export class AnswerLifecycle {
       undo.push(() => store.endGenerationLease(assistant.id));
       await store.addMessage(userMessage);
       await store.addMessage(assistant);
-      this.begin({ session, assistant, caller, turns, tokens });
+      const active = trace.getActiveSpan();
+      const origin = active?.isRecording() ? active.spanContext() : undefined;
+      this.begin({ session, assistant, caller, turns, tokens, origin });
     } catch (error) {
       for (const step of undo.reverse()) await step().catch(() => {});
       throw error;
@@ -231,18 +250,59 @@ export class AnswerLifecycle {
     );
   }
 
-  private begin(answer: Omit<RunningAnswer, 'controller' | 'done'>): void {
+  private begin(answer: Omit<RunningAnswer, 'controller' | 'done' | 'span'>): void {
     const controller = new AbortController();
-    const running: RunningAnswer = { ...answer, controller, done: Promise.resolve() };
-    running.done = this.run(running)
+    const span = this.startSpan(answer);
+    const running: RunningAnswer = { ...answer, controller, span, done: Promise.resolve() };
+    // The answer outlives the mutation that started it: its own trace, linked back to it.
+    const run = () => this.run(running);
+    running.done = (
+      span.isRecording() ? context.with(trace.setSpan(ROOT_CONTEXT, span), run) : run()
+    )
       .catch((error: unknown) => {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: 'answer could not be stored' });
         answer.caller.log.error(
           { err: error, messageId: answer.assistant.id },
           'answer could not be stored',
         );
       })
-      .finally(() => this.running.delete(answer.assistant.id));
+      .finally(() => {
+        span.end();
+        this.running.delete(answer.assistant.id);
+      });
     this.running.set(answer.assistant.id, running);
+  }
+
+  private startSpan(answer: Pick<RunningAnswer, 'assistant' | 'origin'>): Span {
+    const tracer = this.options.tracer ?? NO_TRACING.tracer;
+    return tracer.startSpan('answer generation', {
+      root: true,
+      links: answer.origin ? [{ context: answer.origin }] : [],
+      attributes: {
+        'parley.message.id': answer.assistant.id,
+        'parley.session.id': answer.assistant.sessionId,
+        ...(this.options.requestModel ? { 'gen_ai.request.model': this.options.requestModel } : {}),
+      },
+    });
+  }
+
+  /** The message's model, usage and status on the answer's span. */
+  private recordOutcome(span: Span, final: MessageRecord): void {
+    if (!span.isRecording()) return;
+    span.setAttributes({
+      'parley.message.status': final.status,
+      ...(final.model ? { 'gen_ai.response.model': final.model } : {}),
+      ...(final.usage
+        ? {
+            'gen_ai.usage.input_tokens': final.usage.promptTokens,
+            'gen_ai.usage.output_tokens': final.usage.completionTokens,
+          }
+        : {}),
+    });
+    if (final.error) {
+      span.setAttribute('error.type', final.error.code);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: final.error.code });
+    }
   }
 
   private async run(answer: RunningAnswer): Promise<void> {
@@ -264,6 +324,7 @@ export class AnswerLifecycle {
     };
     // Renewal stops before the claim is released: a late tick must not outlive the answer.
     clearInterval(renewal);
+    this.recordOutcome(answer.span, final);
     await retryUntilStored(
       () => this.finish(answer, final, writer),
       this.stopping.signal,

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { Config } from '../../config.js';
 import type { BreakerRegistry } from '../../infra/breakers.js';
 import type { Logger } from '../../infra/logger.js';
@@ -24,11 +25,13 @@ export function createLlmChain({
   breakers,
   log,
   metrics,
+  tracer,
 }: {
   llm: Config['llm'];
   breakers: BreakerRegistry;
   log: Logger;
   metrics?: LlmMetrics;
+  tracer?: Tracer;
 }): LlmChain {
   const breakerOptions = { kind: 'llm', timeout: false, isOutage: isLlmOutage } as const;
   if (llm.provider === 'local') {
@@ -53,6 +56,7 @@ export function createLlmChain({
         totalTimeoutMs: llm.totalTimeoutMs,
         maxCompletionTokens: llm.maxCompletionTokens,
         structuredOutput: llm.structuredOutput,
+        tracer,
       }),
       breaker: breakers.create(`llm:${endpoint.name}:${model}`, breakerOptions),
     })),

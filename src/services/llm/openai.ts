@@ -1,4 +1,13 @@
+import {
+  context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 import OpenAI from 'openai';
+import { NO_TRACING, traceHeaders } from '../../infra/tracing.js';
 import type { ChatTurn, Completion, CompletionRequest, LlmChunk, LlmProvider } from './types.js';
 import { GenerationFailure } from './types.js';
 import { upstreamFailure } from './upstream-failure.js';
@@ -14,6 +23,8 @@ export interface OpenAiProviderOptions {
   maxCompletionTokens: number;
   /** How structured output is asked for first (a 400 steps down the list, see `complete`). */
   structuredOutput: StructuredOutputMode;
+  /** Each call is a `chat {model}` span (GenAI conventions); the no-op tracer when off. */
+  tracer?: Tracer;
 }
 
 /**
@@ -31,12 +42,20 @@ export class OpenAiProvider implements LlmProvider {
   private readonly options: OpenAiProviderOptions;
   /** Where structured output starts; lowered for good once an upstream refused a mode. */
   private outputMode: StructuredOutputMode;
+  private readonly tracer: Tracer;
+  private readonly server: { 'server.address': string; 'server.port'?: number };
 
   constructor(options: OpenAiProviderOptions) {
     this.options = options;
     this.outputMode = options.structuredOutput;
     this.model = options.model;
-    this.describe = `openai-compatible ${new URL(options.baseURL ?? 'https://api.openai.com/v1').host} model ${options.model}`;
+    this.tracer = options.tracer ?? NO_TRACING.tracer;
+    const endpoint = new URL(options.baseURL ?? 'https://api.openai.com/v1');
+    this.server = {
+      'server.address': endpoint.hostname,
+      ...(endpoint.port ? { 'server.port': Number(endpoint.port) } : {}),
+    };
+    this.describe = `openai-compatible ${endpoint.host} model ${options.model}`;
     this.client = new OpenAI({
       baseURL: options.baseURL,
       // Self-hosted endpoints (vLLM, Ollama, llama.cpp) often take no key; the SDK wants one.
@@ -50,6 +69,41 @@ export class OpenAiProvider implements LlmProvider {
   }
 
   async *stream(turns: readonly ChatTurn[], signal: AbortSignal): AsyncGenerator<LlmChunk> {
+    const span = this.tracer.startSpan(`chat ${this.model}`, {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.system': 'openai',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.request.model': this.model,
+        'gen_ai.request.max_tokens': this.options.maxCompletionTokens,
+        ...this.server,
+      },
+    });
+    // The upstream joins this trace: its spans become children of the model call.
+    const headers = span.isRecording()
+      ? traceHeaders(trace.setSpan(context.active(), span))
+      : undefined;
+    try {
+      yield* this.streamCall(turns, signal, span, headers);
+    } catch (error) {
+      const code = error instanceof GenerationFailure ? error.code : errorName(error);
+      span.setAttribute('error.type', code);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async *streamCall(
+    turns: readonly ChatTurn[],
+    signal: AbortSignal,
+    span: Span,
+    headers: Record<string, string> | undefined,
+  ): AsyncGenerator<LlmChunk> {
+    const recording = span.isRecording();
+    let firstToken = true;
     const controller = new AbortController();
     const forwardAbort = () => controller.abort(signal.reason);
     if (signal.aborted) forwardAbort();
@@ -71,15 +125,30 @@ export class OpenAiProvider implements LlmProvider {
           // max_tokens rather than max_completion_tokens: every OpenAI-compatible server reads it.
           max_tokens: this.options.maxCompletionTokens,
         },
-        { signal: controller.signal },
+        { signal: controller.signal, ...(headers ? { headers } : {}) },
       );
       for await (const chunk of chunks) {
         const choice = chunk.choices[0];
         const text = choice?.delta?.content;
         watchdog.chunk(Boolean(text));
+        if (recording && firstToken && text) {
+          firstToken = false;
+          span.addEvent('gen_ai.first_token');
+          span.setAttribute('gen_ai.response.model', chunk.model || this.model);
+        }
         if (text) yield { kind: 'text', text };
-        if (choice?.finish_reason) finished = true;
+        if (choice?.finish_reason) {
+          finished = true;
+          if (recording)
+            span.setAttribute('gen_ai.response.finish_reasons', [choice.finish_reason]);
+        }
         if (chunk.usage) {
+          if (recording) {
+            span.setAttributes({
+              'gen_ai.usage.input_tokens': chunk.usage.prompt_tokens,
+              'gen_ai.usage.output_tokens': chunk.usage.completion_tokens,
+            });
+          }
           yield {
             kind: 'usage',
             usage: {
@@ -179,6 +248,10 @@ function responseFormat(mode: StructuredOutputMode, request: CompletionRequest) 
   }
   if (mode === 'json_object') return { response_format: { type: 'json_object' as const } };
   return {};
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : 'Error';
 }
 
 function toFailure(error: unknown): GenerationFailure {

@@ -1,10 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 import OpenAI from 'openai';
 import type { RetrySettings } from '../../config.js';
 import { Unavailable } from '../../errors.js';
 import { type Breaker, BreakerOpenError } from '../../infra/breakers.js';
 import type { Logger } from '../../infra/logger.js';
 import type { LlmMetrics } from '../../infra/metrics.js';
+import { NO_TRACING, traceHeaders } from '../../infra/tracing.js';
 import { retryDelayMs } from '../llm/backoff.js';
 import { GenerationFailure } from '../llm/index.js';
 import { upstreamFailure } from '../llm/upstream-failure.js';
@@ -29,6 +38,8 @@ export interface OpenAiEmbedderOptions {
   breaker: Breaker;
   log: Logger;
   metrics?: LlmMetrics;
+  /** Each request is an `embeddings {model}` span; the no-op tracer when off. */
+  tracer?: Tracer;
 }
 
 /**
@@ -105,11 +116,44 @@ export class OpenAiEmbedder implements Embedder {
   }
 
   private async embedBatch(batch: readonly string[], signal?: AbortSignal): Promise<number[][]> {
+    const tracer = this.options.tracer ?? NO_TRACING.tracer;
+    const span = tracer.startSpan(`embeddings ${this.model}`, {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'gen_ai.operation.name': 'embeddings',
+        'gen_ai.system': 'openai',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.request.model': this.model,
+        'parley.embeddings.inputs': batch.length,
+      },
+    });
+    try {
+      return await this.requestBatch(batch, signal, span.isRecording() ? span : undefined);
+    } catch (error) {
+      const code = error instanceof GenerationFailure ? error.code : 'UPSTREAM_UNAVAILABLE';
+      span.setAttribute('error.type', code);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async requestBatch(
+    batch: readonly string[],
+    signal: AbortSignal | undefined,
+    span: Span | undefined,
+  ): Promise<number[][]> {
+    const headers = span ? traceHeaders(trace.setSpan(context.active(), span)) : undefined;
     const response = await this.client.embeddings.create(
       // Floats on the wire: not every compatible server speaks the SDK's default base64.
       { model: this.model, input: [...batch], encoding_format: 'float' },
-      { signal },
+      { signal, ...(headers ? { headers } : {}) },
     );
+    span?.setAttributes({
+      'gen_ai.response.model': response.model || this.model,
+      ...(response.usage ? { 'gen_ai.usage.input_tokens': response.usage.prompt_tokens } : {}),
+    });
     const vectors = [...response.data]
       .sort((a, b) => a.index - b.index)
       .map((item) => item.embedding);

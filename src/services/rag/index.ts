@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { Config } from '../../config.js';
 import type { Backend } from '../../infra/backend/types.js';
 import type { BreakerRegistry } from '../../infra/breakers.js';
@@ -20,8 +21,9 @@ export function createRagService(parts: {
   breakers: BreakerRegistry;
   log: Logger;
   metrics?: LlmMetrics;
+  tracer?: Tracer;
 }): RagService {
-  const { config, backend, llm, breakers, log, metrics } = parts;
+  const { config, backend, llm, breakers, log, metrics, tracer } = parts;
   const settings = config.rag.embeddings;
   const embedder: Embedder = settings
     ? new OpenAiEmbedder({
@@ -34,6 +36,7 @@ export function createRagService(parts: {
         }),
         log,
         metrics,
+        tracer,
       })
     : new LocalEmbedder();
   return new RagService({
