@@ -1,0 +1,21 @@
+
+      export interface PossibleTypesResultData {
+        possibleTypes: {
+          [key: string]: string[]
+        }
+      }
+      const result: PossibleTypesResultData = {
+  "possibleTypes": {
+    "MessageStreamEvent": [
+      "MessageDelta",
+      "MessageEnd"
+    ],
+    "Node": [
+      "Document",
+      "Message",
+      "Session"
+    ]
+  }
+};
+      export default result;
+    
