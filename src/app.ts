@@ -46,6 +46,8 @@ export interface AppOverrides {
   log?: Logger;
   /** The clock of the point buckets and token budgets (tests drive refills with it). */
   now?: () => number;
+  /** Idle time before a heartbeat on an HTTP multipart subscription (default 5 s). */
+  multipartHeartbeatMs?: number;
 }
 
 export interface App {
@@ -103,6 +105,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     cors: { origins: config.limits.corsOrigins, production: config.production },
     metrics,
     log,
+    multipartHeartbeatMs: overrides.multipartHeartbeatMs,
   });
   let draining = false;
   const httpServer = createHttpServer({

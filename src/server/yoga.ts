@@ -13,6 +13,7 @@ import { type CorsSettings, corsPolicy } from './cors.js';
 import { type ErrorMapper, useRequestErrorCodes } from './errors.js';
 import { renderSelfHostedGraphiQL } from './graphiql.js';
 import { type OperationLimits, useHostileOperations } from './hostile-operations.js';
+import { useMultipartSubscriptions } from './multipart-subscriptions.js';
 import { useOperationLog } from './operation-log.js';
 import { useOperationMetrics } from './operation-metrics.js';
 
@@ -29,6 +30,8 @@ export interface YogaOptions {
   operationLimits: OperationLimits;
   cors: CorsSettings;
   log: Logger;
+  /** Idle time before a heartbeat part on a multipart subscription (tests shorten it). */
+  multipartHeartbeatMs?: number;
 }
 
 /**
@@ -63,6 +66,11 @@ export function createYogaServer(options: YogaOptions) {
       ...(options.costLimits ? [options.costLimits] : []),
       useRequestErrorCodes(),
       useOperationLog(log.isLevelEnabled('info')),
+      // Last, so it encodes the result every plugin above has finished with.
+      useMultipartSubscriptions({
+        heartbeatMs: options.multipartHeartbeatMs,
+        log: log.child({ component: 'multipart' }),
+      }),
     ],
     context: ({ request, req, principal }): Context => {
       const requestId = requestIdFrom(request?.headers.get('x-request-id'));
