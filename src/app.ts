@@ -118,6 +118,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       token: config.metricsToken,
       requireToken: config.production,
     },
+    graphiql: config.introspection,
   });
   const webSockets = attachWebSocketServer({
     httpServer,
