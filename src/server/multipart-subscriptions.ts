@@ -13,8 +13,9 @@ import { isGraphQLError } from './errors.js';
  *
  * Only the encoding is ours: the result reaching this hook has been through authentication,
  * cost limits, error masking and the contract codes like any other. A refusal before the stream
- * starts (a single result, not a stream) is left to yoga's JSON answer, so it keeps its HTTP
- * status (401, 429 with Retry-After); Apollo accepts `application/graphql-response+json` too.
+ * starts (a single result, not a stream) is left to yoga's JSON answer when the client accepts
+ * JSON, so it keeps its HTTP status (401, 429 with Retry-After); Apollo Client 4 accepts
+ * `application/graphql-response+json` too.
  */
 export interface MultipartSubscriptionOptions {
   /** Idle time after which a heartbeat part is sent (Apollo Router's 5 s by default). */
@@ -34,11 +35,18 @@ export function useMultipartSubscriptions(options: MultipartSubscriptionOptions)
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   return {
     onResultProcess({ request, result, setResultProcessor }) {
-      if (!isAsyncIterable(result) || !prefersMultipartSubscription(request)) return;
+      if (!prefersMultipartSubscription(request)) return;
+      // A single result (a refusal) keeps yoga's JSON answer when the client takes JSON; one
+      // that asked for multipart alone gets it as one part rather than a 406.
+      if (!isAsyncIterable(result) && (acceptsJson(request) || Array.isArray(result))) return;
       setResultProcessor(
-        (stream, fetchAPI) =>
+        (input, fetchAPI) =>
           new fetchAPI.Response(
-            encodeParts(stream as AsyncIterable<StreamedResult>, heartbeatMs, options.log),
+            encodeParts(
+              asStream(input as StreamedResult | AsyncIterable<StreamedResult>),
+              heartbeatMs,
+              options.log,
+            ),
             {
               status: 200,
               headers: { 'content-type': CONTENT_TYPE, 'cache-control': 'no-cache' },
@@ -63,6 +71,35 @@ export function prefersMultipartSubscription(request: Request): boolean {
     if (params.some((param) => param.replace(/"/g, '') === 'subscriptionspec=1.0')) return true;
   }
   return false;
+}
+
+/**
+ * The stream itself, not a generator around it: a generator's `return()` waits for a pending
+ * `next()`, so a client leaving an idle stream would not end its subscription until the next
+ * event.
+ */
+const JSON_MEDIA_TYPES = new Set([
+  'application/json',
+  'application/graphql-response+json',
+  'application/*',
+  '*/*',
+]);
+
+function acceptsJson(request: Request): boolean {
+  const accept = request.headers.get('accept') ?? '';
+  return accept.split(',').some((entry) => {
+    const [mediaType = '', ...params] = entry.split(';').map((part) => part.trim().toLowerCase());
+    return JSON_MEDIA_TYPES.has(mediaType) && !params.some((param) => /^q=0(\.0*)?$/.test(param));
+  });
+}
+
+function asStream(
+  input: StreamedResult | AsyncIterable<StreamedResult>,
+): AsyncIterable<StreamedResult> {
+  if (isAsyncIterable(input)) return input;
+  return (async function* single() {
+    yield input;
+  })();
 }
 
 function encodeParts(

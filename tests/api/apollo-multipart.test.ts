@@ -274,6 +274,25 @@ describe('refusals before the stream starts keep their status and contract code'
     client.stop();
   });
 
+  it('a client that takes multipart alone gets the refusal as one part, not a 406', async () => {
+    for (const server of [keyed, cheap]) {
+      const response = await postSubscription(server, 'msg_unknown', {
+        accept: 'multipart/mixed;subscriptionSpec=1.0',
+      });
+      expect(response.status).toBe(200);
+      const parts: unknown[] = [];
+      for await (const part of multipartParts(response)) parts.push(part);
+      const refusal = parts.find(
+        (part): part is { payload: { errors: { extensions: { code: string } }[] } } =>
+          typeof part === 'object' && part !== null && 'payload' in part,
+      );
+      expect(refusal?.payload.errors.map((error) => error.extensions.code)).toEqual([
+        server === keyed ? 'UNAUTHENTICATED' : 'COST_LIMIT_EXCEEDED',
+      ]);
+      expect(parts.at(-1)).toBe('closed');
+    }
+  });
+
   it('over the cost maximum: COST_LIMIT_EXCEEDED, nothing streamed', async () => {
     const client = apolloClient(cheap);
     const stream = await streamWithApollo(client, 'msg_unknown');
