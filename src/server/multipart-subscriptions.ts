@@ -25,8 +25,15 @@ export interface MultipartSubscriptionOptions {
 
 const BOUNDARY = 'graphql';
 const CONTENT_TYPE = `multipart/mixed; boundary="${BOUNDARY}"; subscriptionSpec="1.0"`;
-const PART_HEAD = `\r\n--${BOUNDARY}\r\nContent-Type: application/json; charset=utf-8\r\n\r\n`;
-const CLOSE = `\r\n--${BOUNDARY}--\r\n`;
+const DELIMITER = `\r\n--${BOUNDARY}`;
+/**
+ * Each part is followed by its delimiter at once: a client (Apollo included) takes a part as
+ * complete only when the next delimiter arrives, so a part left open would wait for the next
+ * event or heartbeat.
+ */
+const partOf = (json: string) =>
+  `\r\nContent-Type: application/json; charset=utf-8\r\n\r\n${json}${DELIMITER}`;
+const CLOSE = '--\r\n';
 const DEFAULT_HEARTBEAT_MS = 5_000;
 
 type StreamedResult = ExecutionResult & { extensions?: Record<string, unknown> };
@@ -119,11 +126,11 @@ function encodeParts(
     start(controller) {
       // The headers and a first heartbeat go out at once: proxies and browsers may hold a
       // response back until its first bytes, and Apollo skips empty parts.
-      controller.enqueue(encoder.encode(`${PART_HEAD}{}`));
+      controller.enqueue(encoder.encode(`${DELIMITER}${partOf('{}')}`));
       let lastWrite = Date.now();
       const write = (json: string) => {
         lastWrite = Date.now();
-        controller.enqueue(encoder.encode(`${PART_HEAD}${json}`));
+        controller.enqueue(encoder.encode(partOf(json)));
       };
       // A reader that stopped reading gets no heartbeats piling up (desiredSize <= 0).
       heartbeat = setInterval(

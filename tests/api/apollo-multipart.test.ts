@@ -82,13 +82,20 @@ function streamWithApollo(client: ApolloClient, messageId: string): Promise<Even
 }
 
 /** The JSON bodies of a multipart/mixed response as they arrive, and whether it closed. */
-async function* multipartParts(response: Response): AsyncGenerator<unknown, void> {
+async function* multipartParts(
+  response: Response,
+  onRead?: (received: string) => void,
+): AsyncGenerator<unknown, void> {
   const boundary = '\r\n--graphql';
   const decoder = new TextDecoder();
   let buffer = '';
+  let received = '';
   const reader = response.body!.getReader();
   for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    buffer += decoder.decode(read.value, { stream: true });
+    const text = decoder.decode(read.value, { stream: true });
+    buffer += text;
+    received += text;
+    onRead?.(received);
     for (let at = buffer.indexOf(boundary); at !== -1; at = buffer.indexOf(boundary)) {
       const part = buffer.slice(0, at);
       buffer = buffer.slice(at + boundary.length);
@@ -174,7 +181,14 @@ describe('the multipart subscription wire format', () => {
       'multipart/mixed; boundary="graphql"; subscriptionSpec="1.0"',
     );
     const parts: unknown[] = [];
-    for await (const part of multipartParts(response)) parts.push(part);
+    // Each write ends with a delimiter (or the close): a part is never left open until the
+    // next one, which is when a client would see it.
+    const openEnds: string[] = [];
+    const onRead = (received: string) => {
+      if (!/\r\n--graphql(--\r\n)?$/.test(received)) openEnds.push(received.slice(-40));
+    };
+    for await (const part of multipartParts(response, onRead)) parts.push(part);
+    expect(openEnds).toEqual([]);
     expect(parts.at(-1)).toBe('closed');
     type Payload = { payload: { data: { messageStream: { __typename: string; text?: string } } } };
     const payloads = parts.filter(
@@ -231,6 +245,26 @@ describe('the multipart subscription wire format', () => {
     await until(() => server.app.services.streams.openCount === 1, { what: 'the open stream' });
     abort.abort();
     await until(() => server.app.services.streams.openCount === 0, { what: 'the stream to end' });
+  });
+
+  it('on shutdown an open stream ends with its MessageEnd and the closing boundary', async () => {
+    const draining = await startServer({ env: UPSTREAM_ENV(upstream) });
+    upstream.enqueue({ chunks: CHUNKS, holdAfter: 1 });
+    const index = upstream.requests.length;
+    const { assistantMessageId } = await startConversation(draining);
+    await upstream.request(index);
+    const response = await postSubscription(draining, assistantMessageId);
+    const parts: unknown[] = [];
+    let closing: Promise<void> | undefined;
+    for await (const part of multipartParts(response)) {
+      parts.push(part);
+      if (!closing && JSON.stringify(part).includes('MessageDelta')) closing = draining.close();
+    }
+    await closing;
+
+    expect(parts.at(-1)).toBe('closed');
+    const ends = parts.filter((part) => JSON.stringify(part).includes('MessageEnd'));
+    expect(ends).toHaveLength(1);
   });
 
   it('leaves Server-Sent Events to clients that ask for them first', async () => {
