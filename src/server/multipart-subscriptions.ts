@@ -109,6 +109,11 @@ function asStream(
   })();
 }
 
+/**
+ * Pull-based: the next result is read only once the previous part has been taken (the node
+ * adapter waits for the socket to drain), so a client that stops reading leaves its events in
+ * the subscription's own bounded buffer, not in an unbounded queue here.
+ */
 function encodeParts(
   results: AsyncIterable<StreamedResult>,
   heartbeatMs: number,
@@ -118,62 +123,59 @@ function encodeParts(
   const iterator = results[Symbol.asyncIterator]();
   let heartbeat: NodeJS.Timeout | undefined;
   let finished = false;
-  const finish = () => {
+  let lastWrite = Date.now();
+  const write = (controller: ReadableStreamDefaultController<Uint8Array>, json: string) => {
+    lastWrite = Date.now();
+    controller.enqueue(encoder.encode(partOf(json)));
+  };
+  const close = (controller: ReadableStreamDefaultController<Uint8Array>) => {
     finished = true;
     clearInterval(heartbeat);
+    controller.enqueue(encoder.encode(CLOSE));
+    controller.close();
   };
   return new ReadableStream<Uint8Array>({
     start(controller) {
       // The headers and a first heartbeat go out at once: proxies and browsers may hold a
       // response back until its first bytes, and Apollo skips empty parts.
       controller.enqueue(encoder.encode(`${DELIMITER}${partOf('{}')}`));
-      let lastWrite = Date.now();
-      const write = (json: string) => {
-        lastWrite = Date.now();
-        controller.enqueue(encoder.encode(partOf(json)));
-      };
       // A reader that stopped reading gets no heartbeats piling up (desiredSize <= 0).
       heartbeat = setInterval(
         () => {
           if (finished || (controller.desiredSize ?? 0) <= 0) return;
-          if (Date.now() - lastWrite >= heartbeatMs) write('{}');
+          if (Date.now() - lastWrite >= heartbeatMs) write(controller, '{}');
         },
         Math.max(10, Math.floor(heartbeatMs / 2)),
       );
-      pump(controller, write).catch(() => {});
+    },
+    async pull(controller) {
+      try {
+        const next = await iterator.next();
+        if (finished) return;
+        if (next.done) return close(controller);
+        write(controller, JSON.stringify({ payload: forClient(next.value) }));
+      } catch (error) {
+        if (finished) return;
+        // The stream itself failed (not one event): Apollo's transport error, masked.
+        log.error({ err: error }, 'multipart subscription stream failed');
+        write(
+          controller,
+          JSON.stringify({
+            payload: null,
+            errors: [
+              { message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+            ],
+          }),
+        );
+        close(controller);
+      }
     },
     cancel() {
-      finish();
+      finished = true;
+      clearInterval(heartbeat);
       return iterator.return?.().then(() => undefined);
     },
   });
-
-  async function pump(
-    controller: ReadableStreamDefaultController<Uint8Array>,
-    write: (json: string) => void,
-  ): Promise<void> {
-    try {
-      for (;;) {
-        const next = await iterator.next();
-        if (finished) return;
-        if (next.done) break;
-        write(JSON.stringify({ payload: forClient(next.value) }));
-      }
-    } catch (error) {
-      if (finished) return;
-      // The stream itself failed (not one event): Apollo's transport error, masked.
-      log.error({ err: error }, 'multipart subscription stream failed');
-      write(
-        JSON.stringify({
-          payload: null,
-          errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
-        }),
-      );
-    }
-    finish();
-    controller.enqueue(encoder.encode(CLOSE));
-    controller.close();
-  }
 }
 
 /** What yoga's serialiser would send: `extensions.http` (status, headers) stays on the server. */
