@@ -22,6 +22,12 @@ const config: CodegenConfig = {
         scalars: { DateTime: 'string', JSON: 'unknown' },
       },
     },
+    // Apollo Client needs the union and interface members to match fragments on them
+    // (`... on MessageDelta`); production turns introspection off, so they come from here.
+    'examples/generated/possible-types.ts': {
+      plugins: ['fragment-matcher'],
+      config: { apolloClientVersion: 3 },
+    },
   },
 };
 

@@ -56,6 +56,8 @@ export interface AppOverrides {
   log?: Logger;
   /** The clock of the point buckets and token budgets (tests drive refills with it). */
   now?: () => number;
+  /** Idle time before a heartbeat on an HTTP multipart subscription (default 5 s). */
+  multipartHeartbeatMs?: number;
 }
 
 export interface App {
@@ -144,6 +146,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     trustedDocuments,
     tracing,
     log,
+    multipartHeartbeatMs: overrides.multipartHeartbeatMs,
   });
   let draining = false;
   const httpServer = createHttpServer({
@@ -156,6 +159,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       token: config.metricsToken,
       requireToken: config.production,
     },
+    graphiql: config.introspection,
   });
   const webSockets = attachWebSocketServer({
     httpServer,

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Registry } from 'prom-client';
 import type { HealthService } from '../services/health.js';
 import { refusalBody } from './errors.js';
+import { GRAPHIQL_ASSETS_PREFIX, sendGraphiQLAsset } from './graphiql.js';
 import type { YogaServer } from './yoga.js';
 
 export interface HttpLimits {
@@ -22,6 +23,8 @@ export interface HttpOptions {
   limits: HttpLimits;
   /** Prometheus text at GET /metrics; with `token`, only for `Authorization: Bearer <token>`. */
   metrics: { registry: Registry; token: string | undefined; requireToken: boolean };
+  /** GraphiQL's assets under /graphiql/assets/, served while GraphiQL is on (introspection). */
+  graphiql?: boolean;
 }
 
 const JSON_BODY = /^application\/(json|graphql-response\+json)\s*(;|$)/i;
@@ -115,6 +118,11 @@ export function createHttpServer(options: HttpOptions): Server {
     if (path === '/ready') {
       const ready = !options.isDraining() && (await options.health.backendReady());
       return sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
+    }
+    if (path?.startsWith(GRAPHIQL_ASSETS_PREFIX)) {
+      const sent = options.graphiql && (await sendGraphiQLAsset(request, response, path));
+      if (!sent) sendJson(response, 404, { status: 'not found' });
+      return;
     }
     // A form or text POST is a CORS "simple request" a foreign page can send (CSRF): JSON only.
     if (request.method === 'POST' && !JSON_BODY.test(request.headers['content-type'] ?? '')) {

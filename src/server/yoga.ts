@@ -14,6 +14,7 @@ import { type CorsSettings, corsPolicy } from './cors.js';
 import { type ErrorMapper, useRequestErrorCodes } from './errors.js';
 import { renderSelfHostedGraphiQL } from './graphiql.js';
 import { type OperationLimits, useHostileOperations } from './hostile-operations.js';
+import { useMultipartSubscriptions } from './multipart-subscriptions.js';
 import { useOperationLog } from './operation-log.js';
 import { useOperationMetrics } from './operation-metrics.js';
 import { isPublicOperation, PUBLIC_PRINCIPAL } from './public-operations.js';
@@ -40,6 +41,8 @@ export interface YogaOptions {
   /** TRUSTED_DOCUMENTS: only the manifest's documents run (and GraphiQL is off). */
   trustedDocuments?: TrustedDocuments;
   log: Logger;
+  /** Idle time before a heartbeat part on a multipart subscription (tests shorten it). */
+  multipartHeartbeatMs?: number;
 }
 
 /**
@@ -91,6 +94,11 @@ export function createYogaServer(options: YogaOptions) {
       useRequestErrorCodes(),
       useOperationLog(log.isLevelEnabled('info')),
       options.sharedExecution.plugin(),
+      // Last, so it encodes the result every plugin above has finished with.
+      useMultipartSubscriptions({
+        heartbeatMs: options.multipartHeartbeatMs,
+        log: log.child({ component: 'multipart' }),
+      }),
     ],
     context: ({ request, req, principal, params }): Context => {
       const requestId = requestIdFrom(request?.headers.get('x-request-id'));

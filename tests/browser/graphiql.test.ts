@@ -32,7 +32,7 @@ describe('GraphiQL in a real browser', () => {
     await server?.close();
   });
 
-  it('loads without any CDN and streams a subscription into the result pane', async () => {
+  it('loads without any CDN, from a small page and separate assets, and streams a subscription into the result pane', async () => {
     const { assistantMessageId } = await startConversation(server, 'Shown in GraphiQL?');
     const page = await browser.newPage();
     const offsite: string[] = [];
@@ -42,14 +42,38 @@ describe('GraphiQL in a real browser', () => {
         offsite.push(request.url());
       }
     });
+    const assets: { url: string; status: number; encoding: string | undefined }[] = [];
+    page.on('response', (response) => {
+      if (new URL(response.url()).pathname.startsWith('/graphiql/assets/')) {
+        assets.push({
+          url: response.url(),
+          status: response.status(),
+          encoding: response.headers()['content-encoding'],
+        });
+      }
+    });
+    const workers: string[] = [];
+    page.on('worker', (worker) => workers.push(worker.url()));
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
     const subscription = `subscription { messageStream(messageId: "${assistantMessageId}") { __typename ... on MessageEnd { message { status content } } } }`;
-    await page.goto(`${server.httpUrl}?query=${encodeURIComponent(subscription)}`);
+    const document = await page.goto(`${server.httpUrl}?query=${encodeURIComponent(subscription)}`);
     await page.locator('.graphiql-execute-button').click({ timeout: 30_000 });
     const response = page.locator('.graphiql-response');
     await expect.poll(async () => response.innerText(), { timeout: 30_000 }).toContain('COMPLETED');
     const shown = await response.innerText();
     expect(shown).toContain('MessageEnd');
     expect(offsite).toEqual([]);
+    // The page is small; its app, CSS, favicon and Monaco workers are separate compressed files.
+    expect((await document!.body()).length).toBeLessThan(50_000);
+    expect(assets.length).toBeGreaterThanOrEqual(6);
+    expect(assets.every((asset) => asset.status === 200 && asset.encoding === 'br')).toBe(true);
+    // Monaco may start a worker more than once: three distinct scripts, ours.
+    expect(new Set(workers).size).toBe(3);
+    expect(workers.every((url) => new URL(url).pathname.startsWith('/graphiql/assets/'))).toBe(
+      true,
+    );
+    expect(pageErrors).toEqual([]);
     await page.close();
   }, 90_000);
 });
