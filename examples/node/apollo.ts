@@ -14,6 +14,7 @@ import {
   MessageStreamDocument,
   SendMessageDocument,
 } from '../generated/graphql.js';
+import generatedPossibleTypes from '../generated/possible-types.js';
 import {
   type ChatClient,
   collectEvent,
@@ -23,14 +24,8 @@ import {
   type StreamOptions,
 } from './chat-client.js';
 
-/**
- * Production turns introspection off, so Apollo cannot learn the abstract types: name them.
- * Written by hand here; `npm run codegen` is meant to emit them (examples/generated).
- */
-const possibleTypes = {
-  MessageStreamEvent: ['MessageDelta', 'MessageEnd'],
-  Node: ['Document', 'Message', 'Session'],
-};
+/** Production turns introspection off, so Apollo cannot learn the abstract types: codegen names them. */
+const { possibleTypes } = generatedPossibleTypes;
 
 export function createApolloChat({ httpUrl, wsUrl, apiKey }: ParleyEndpoints): ChatClient {
   const socket = createClient({
