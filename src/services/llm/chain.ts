@@ -92,35 +92,57 @@ export class LlmChain implements LlmProvider {
   }
 
   /** Tries one model until its first chunk arrives, retrying transient failures. */
-  private async open(
+  private open(
     link: ChainLink,
     turns: readonly ChatTurn[],
     signal: AbortSignal,
     deadline: number,
   ): Promise<OpenedStream> {
+    return this.withRetries(
+      link,
+      signal,
+      deadline,
+      'model call failed before its first token',
+      async () => {
+        const chunks = link.provider.stream(turns, signal)[Symbol.asyncIterator]();
+        try {
+          return { chunks, first: await chunks.next() };
+        } catch (error) {
+          await chunks.return?.().catch(() => {});
+          throw error;
+        }
+      },
+    );
+  }
+
+  /**
+   * One model's attempts at a call: a transient failure is retried with backoff while attempts
+   * and the deadline allow; every failed attempt is counted and logged (code, never the body).
+   */
+  private async withRetries<T>(
+    link: ChainLink,
+    signal: AbortSignal,
+    deadline: number,
+    failedMessage: string,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    const { model } = link.provider;
     for (let attempt = 0; ; attempt++) {
-      const chunks = link.provider.stream(turns, signal)[Symbol.asyncIterator]();
       try {
-        return { chunks, first: await chunks.next() };
+        return await call();
       } catch (error) {
-        await chunks.return?.().catch(() => {});
-        if (signal.aborted) this.metrics?.modelCall(link.provider.model, 'cancelled');
+        if (signal.aborted) this.metrics?.modelCall(model, 'cancelled');
         signal.throwIfAborted();
         const failure = asFailure(error);
-        this.metrics?.modelCall(link.provider.model, failure.code);
+        this.metrics?.modelCall(model, failure.code);
         const delay = retryDelayMs(attempt, this.retry, failure.retryAfterMs);
         const retryable =
           failure.transient &&
           attempt + 1 < this.retry.maxAttempts &&
           Date.now() + delay < deadline;
         this.log.warn(
-          {
-            model: link.provider.model,
-            attempt,
-            code: failure.code,
-            retryInMs: retryable ? delay : null,
-          },
-          'model call failed before its first token',
+          { model, attempt, code: failure.code, retryInMs: retryable ? delay : null },
+          failedMessage,
         );
         if (!retryable) throw failure;
         await sleep(delay, undefined, { signal });
@@ -192,30 +214,15 @@ export class LlmChain implements LlmProvider {
     signal: AbortSignal,
     deadline: number,
   ): Promise<Completion> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await link.provider.complete(turns, request, signal);
-      } catch (error) {
-        signal.throwIfAborted();
-        const failure = asFailure(error);
-        const delay = retryDelayMs(attempt, this.retry, failure.retryAfterMs);
-        const retryable =
-          failure.transient &&
-          attempt + 1 < this.retry.maxAttempts &&
-          Date.now() + delay < deadline;
-        this.log.warn(
-          {
-            model: link.provider.model,
-            attempt,
-            code: failure.code,
-            retryInMs: retryable ? delay : null,
-          },
-          'model completion failed',
-        );
-        if (!retryable) throw failure;
-        await sleep(delay, undefined, { signal });
-      }
-    }
+    const completion = await this.withRetries(
+      link,
+      signal,
+      deadline,
+      'model completion failed',
+      () => link.provider.complete(turns, request, signal),
+    );
+    this.metrics?.modelCall(link.provider.model, 'ok');
+    return completion;
   }
 }
 
