@@ -131,7 +131,7 @@ function fullRunSection(all: readonly ScenarioReport[]): string {
   if (missing.length > 0) {
     lines.push(
       '',
-      `Not in this table: ${missing.join(', ')} (their results files were replaced by later, partial runs).`,
+      `Not in this table: ${missing.join(', ')} (run again on its own since, which replaced the results file, or the file is missing).`,
     );
   }
   return lines.join('\n');
