@@ -1,3 +1,4 @@
+import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { killAllChildren, REPO_ROOT } from './harness/children.js';
 import { machine, packageVersions, redisVersion } from './harness/machine.js';
@@ -98,7 +99,16 @@ async function main(): Promise<number> {
     'npm run bench',
     ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : []),
   ].join(' ');
-  const common = { command, machine: machine(), versions: { ...packageVersions(), redis } };
+  const common = {
+    command,
+    run: {
+      startedAt: new Date().toISOString(),
+      scenarios: scenarios.map((scenario) => scenario.name),
+      backends,
+    },
+    machine: machine(),
+    versions: { ...packageVersions(), redis },
+  };
   const runLimit = scaled(RUN_LIMIT_SECONDS);
   const budgets = scenarios.reduce((sum, scenario) => sum + scaled(scenario.budgetSeconds), 0);
   process.stdout.write(
@@ -121,7 +131,7 @@ async function main(): Promise<number> {
     reports.push(report);
     const path = await writeReport(RESULTS_DIR, report);
     process.stdout.write(
-      `\n${markdownTable([report])}\n(${report.durationSeconds} s, ${path})\n\n`,
+      `\n${markdownTable([report])}\n(${report.durationSeconds} s, ${relative(REPO_ROOT, path)})\n\n`,
     );
   }
   process.stdout.write(

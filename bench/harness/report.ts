@@ -9,10 +9,22 @@ export interface RatedFigure extends Figure {
   goalMet: boolean | null;
 }
 
+export interface RunInfo {
+  startedAt: string;
+  /** The scenarios it ran, in order. */
+  scenarios: string[];
+  backends: string[];
+}
+
 export interface ScenarioReport {
   scenario: string;
   description: string;
   command: string;
+  /**
+   * The run it was part of, the same in every scenario's report of one `npm run bench`: which
+   * files belong to one full run (bench/report.ts builds the README table from them).
+   */
+  run: RunInfo;
   startedAt: string;
   durationSeconds: number;
   /** The budget it ran under (its own, scaled, cut to what was left of the run's limit). */

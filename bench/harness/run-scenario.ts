@@ -19,7 +19,7 @@ export interface ScenarioRun {
   budgetSeconds: number;
   /** The context but for what every run gets fresh. */
   context: Omit<ScenarioContext, 'measurements' | 'signal'>;
-  common: Pick<ScenarioReport, 'command' | 'machine' | 'versions'>;
+  common: Pick<ScenarioReport, 'command' | 'run' | 'machine' | 'versions'>;
 }
 
 const describe = (error: unknown): string =>

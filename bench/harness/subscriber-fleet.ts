@@ -114,11 +114,15 @@ export class SubscriberFleet {
   }
 }
 
-/** Waits until the server reports `count` open subscriptions, then lets them settle. */
+/**
+ * Waits until the server reports `count` open subscriptions, then lets them settle for
+ * `settleMs`.
+ */
 export async function waitForSubscriptions(
   server: Child<ProbeMethods>,
   count: number,
   timeoutMs = 20_000,
+  settleMs = 500,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -130,5 +134,5 @@ export async function waitForSubscriptions(
     await sleep(50);
   }
   // Counted when the operation starts; its pub/sub subscription lands a moment later.
-  await sleep(500);
+  await sleep(settleMs);
 }

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
+import { Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 /**
@@ -29,6 +30,21 @@ export interface ProbeOptions {
 }
 
 const NS_PER_MS = 1e6;
+
+/**
+ * The local ports of this process's open TCP connections to `remotePort` (its Redis
+ * connections), so the runner can tell this process's commands from everyone else's on a shared
+ * Redis. Node has no public list of sockets: `_getActiveHandles` is the one there is.
+ */
+function localPortsTo(remotePort: number): number[] {
+  const handles =
+    (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles?.() ?? [];
+  return handles.flatMap((handle) =>
+    handle instanceof Socket && handle.remotePort === remotePort && handle.localPort !== undefined
+      ? [handle.localPort]
+      : [],
+  );
+}
 
 /** The RPC methods every server under measurement offers (see harness/targets.ts). */
 export function probeMethods(options: ProbeOptions = {}) {
@@ -68,6 +84,7 @@ export function probeMethods(options: ProbeOptions = {}) {
       cpuMark = process.cpuUsage();
       timeMark = performance.now();
     },
+    localPortsTo,
     /** Full collections (needs --expose-gc), so memory figures hold live data, not garbage. */
     collectGarbage: () => {
       const gc = (globalThis as { gc?: () => void }).gc;

@@ -65,6 +65,12 @@ export interface TargetOptions {
   upstreamBaseURL: string;
   /** Extra environment for this run (scenario-specific limits). */
   env?: Record<string, string>;
+  /**
+   * A Redis key prefix shared with other instances (several Parleys on one deployment's data).
+   * Whoever passes one deletes its keys once every instance has stopped; by default each server
+   * gets a prefix of its own and deletes it when it stops.
+   */
+  keyPrefix?: string;
 }
 
 /**
@@ -96,7 +102,8 @@ const ADMISSION_ENV = {
  * warnings and errors logged, generous limits so the bench measures streaming, not refusals.
  */
 export async function startParley(options: TargetOptions): Promise<ServerTarget<ParleyMethods>> {
-  const keyPrefix = `bench:${randomUUID()}:`;
+  const keyPrefix = options.keyPrefix ?? `bench:${randomUUID()}:`;
+  const ownsKeys = options.keyPrefix === undefined;
   const env: Record<string, string> = {
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
@@ -121,7 +128,7 @@ export async function startParley(options: TargetOptions): Promise<ServerTarget<
     ...target,
     stop: async () => {
       await target.stop();
-      if (options.backend === 'redis') await deleteKeys(options.redisUrl, keyPrefix);
+      if (options.backend === 'redis' && ownsKeys) await deleteKeys(options.redisUrl, keyPrefix);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Child } from '../harness/children.js';
 import { sleep } from '../harness/clock.js';
+import { type Footprint, footprint, perConnection } from '../harness/footprint.js';
 import { createAgent } from '../harness/graphql-http.js';
 import { createSession, sendMessage } from '../harness/parley-api.js';
 import { eachBackend } from '../harness/per-backend.js';
@@ -29,28 +30,9 @@ const LOAD_PROCESSES = 2;
 /** How long the server is watched doing nothing at each step. */
 const IDLE_WINDOW_MS = 3_000;
 
-interface Footprint {
-  clients: number;
-  rssBytes: number;
-  heapUsedBytes: number;
-  /** CPU the server spent during the idle window, as a share of one core. */
-  idleCpuShare: number;
-}
-
 /** Memory after full collections, then CPU over a quiet window. */
-async function footprint(server: Child<ProbeMethods>, clients: number): Promise<Footprint> {
-  await server.call('collectGarbage');
-  const memory = await server.call('stats');
-  await server.call('resetStats');
-  await sleep(IDLE_WINDOW_MS);
-  const idle = await server.call('stats');
-  return {
-    clients,
-    rssBytes: memory.rssBytes,
-    heapUsedBytes: memory.heapUsedBytes,
-    idleCpuShare: idle.cpuMs / idle.elapsedMs,
-  };
-}
+const measureIdle = async (server: Child<ProbeMethods>, clients: number): Promise<Footprint> =>
+  (await footprint(server, clients, () => sleep(IDLE_WINDOW_MS))).footprint;
 
 /** Grows the crowd step by step, measuring the server with none and after each step. */
 async function measureCrowd(
@@ -63,7 +45,7 @@ async function measureCrowd(
   const fleet = await SubscriberFleet.start(server.wsUrl, LOAD_PROCESSES);
   try {
     await sleep(500);
-    const footprints = [await footprint(server.child, 0)];
+    const footprints = [await measureIdle(server.child, 0)];
     // Noted once and filled step by step: a stopped run still reports the steps it measured.
     context.measurements.note(detailsPath, footprints);
     let clients = 0;
@@ -81,7 +63,7 @@ async function measureCrowd(
       clients = step;
       await waitForSubscriptions(server.child, clients, 60_000);
       context.log(`${label}: ${clients} idle subscribers`);
-      footprints.push(await footprint(server.child, clients));
+      footprints.push(await measureIdle(server.child, clients));
     }
     return footprints;
   } finally {
@@ -134,16 +116,6 @@ async function measureBare(context: ScenarioContext, backend: BackendKind, upstr
   } finally {
     await bare.stop();
   }
-}
-
-function perConnection(footprints: readonly Footprint[], clients: number) {
-  const none = footprints[0]!;
-  const crowd = footprints.find((footprint) => footprint.clients === clients)!;
-  return {
-    rss: (crowd.rssBytes - none.rssBytes) / clients,
-    heap: (crowd.heapUsedBytes - none.heapUsedBytes) / clients,
-    idleCpuPercent: crowd.idleCpuShare * 100,
-  };
 }
 
 async function runBackend(context: ScenarioContext, backend: BackendKind, upstream: Upstream) {

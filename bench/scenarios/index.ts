@@ -5,6 +5,7 @@ import { protection } from './protection.js';
 import { query } from './query.js';
 import { rag } from './rag.js';
 import { resilience } from './resilience.js';
+import { scale } from './scale.js';
 import { soak } from './soak.js';
 import { ttft } from './ttft.js';
 
@@ -15,6 +16,7 @@ export const SCENARIOS: readonly Scenario[] = [
   fanout,
   ttft,
   idle,
+  scale,
   soak,
   resilience,
   rag,

@@ -107,6 +107,7 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
       unit: 'µs',
       value: cpuPerRequest(oursCpuMs, ours.requests),
       baseline: cpuPerRequest(bareCpuMs, baseline.requests),
+      goal: { on: 'ratio', atMost: 1.25 },
     },
     {
       backend,
