@@ -1,6 +1,5 @@
 import type { Scenario } from '../harness/scenario.js';
 import { fanout } from './fanout.js';
-import { idle } from './idle.js';
 import { protection } from './protection.js';
 import { query } from './query.js';
 import { rag } from './rag.js';
@@ -15,7 +14,6 @@ export const SCENARIOS: readonly Scenario[] = [
   protection,
   fanout,
   ttft,
-  idle,
   scale,
   soak,
   resilience,
