@@ -11,8 +11,12 @@ import type { WebSocket } from 'ws';
  * `onOperation` hook): graphql-ws still owns the operation (subscribe, complete from either
  * side, errors) and sends `complete` after the last frame, on the same ordered socket.
  */
+const FRAME_END = Buffer.from('}');
+/** The bytes are JSON text: sent as a text frame, as graphql-ws sends strings. */
+const TEXT_FRAME = { binary: false } as const;
+
 export class FrameWriter {
-  private readonly payloads = new WeakMap<ExecutionResult, string>();
+  private readonly payloads = new WeakMap<ExecutionResult, Buffer>();
   /** Results serialised and frames written since start (tests and the bench read them). */
   readonly counts = { serialised: 0, written: 0 };
 
@@ -28,7 +32,7 @@ export class FrameWriter {
     roomToSend: () => boolean,
   ): AsyncGenerator<never, void, undefined> {
     const iterator = results[Symbol.asyncIterator]();
-    const prefix = `{"id":${JSON.stringify(operationId)},"type":"next","payload":`;
+    const prefix = Buffer.from(`{"id":${JSON.stringify(operationId)},"type":"next","payload":`);
     let stopped = false;
     const stop = async () => {
       stopped = true;
@@ -43,10 +47,14 @@ export class FrameWriter {
             await stop();
             break;
           }
-          const frame = `${prefix}${this.payloadOf(next.value)}}`;
+          const payload = this.payloadOf(next.value);
+          const frame = Buffer.concat(
+            [prefix, payload, FRAME_END],
+            prefix.length + payload.length + 1,
+          );
           this.counts.written++;
           // A send to a peer that just went away fails (EPIPE); its close ends the operation.
-          await new Promise<void>((resolve) => socket.send(frame, () => resolve()));
+          await new Promise<void>((resolve) => socket.send(frame, TEXT_FRAME, () => resolve()));
         }
         return { done: true, value: undefined };
       },
@@ -63,11 +71,12 @@ export class FrameWriter {
     return writer;
   }
 
-  private payloadOf(result: ExecutionResult): string {
+  /** The payload's UTF-8 bytes, made once: ws would encode a string frame for every socket. */
+  private payloadOf(result: ExecutionResult): Buffer {
     let payload = this.payloads.get(result);
     if (payload === undefined) {
       // GraphQLError serialises through its toJSON, as in graphql-ws's own frames.
-      payload = JSON.stringify(result);
+      payload = Buffer.from(JSON.stringify(result));
       this.counts.serialised++;
       this.payloads.set(result, payload);
     }
