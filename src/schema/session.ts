@@ -1,5 +1,4 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
-import type { MessageRecord } from '../model.js';
 import { builder } from './builder.js';
 import { pagedConnection } from './cost-directives.js';
 import { loadOwned } from './loading.js';
@@ -38,18 +37,8 @@ builder.node(SessionRef, {
                 : await loaders.messageCount.load(session.id);
             return resolveOffsetConnection(
               { args, defaultSize: DEFAULT_MESSAGE_PAGE, maxSize: 100, totalCount },
-              async ({ offset, limit }) => {
-                const ids = await loaders.messagePage.load({
-                  sessionId: session.id,
-                  offset,
-                  limit,
-                });
-                const messages = await loaders.message.loadMany(ids);
-                return messages.filter(
-                  (message): message is MessageRecord =>
-                    message !== null && !(message instanceof Error),
-                );
-              },
+              ({ offset, limit }) =>
+                loaders.messagePage.load({ sessionId: session.id, offset, limit }),
             );
           }),
       },
