@@ -13,32 +13,73 @@ import { readWholeLog } from './services/streams/log-text.js';
  * Per-request batching of every by-id read: one backend round trip per kind of read per tick,
  * whatever the number of rows. Made per request so no cache outlives it. Reads are filtered to
  * the principal here, so nothing that reads through a loader can see another principal's rows.
+ * Each loader is made on first use: most operations need one or two of them.
  */
-export function createLoaders(store: Store, streams: StreamLog, principal: Principal) {
-  const owned = <T extends { principal: string }>(record: T | null) =>
-    record && record.principal === principal.id ? record : null;
-  return {
-    session: new DataLoader<string, SessionRecord | null>((ids) =>
-      loadValid(ids, isSessionId, async (valid) => (await store.getSessions(valid)).map(owned)),
-    ),
-    message: new DataLoader<string, MessageRecord | null>((ids) =>
-      loadValid(ids, isMessageId, async (valid) => (await store.getMessages(valid)).map(owned)),
-    ),
-    messageCount: new DataLoader<string, number>(async (sessionIds) =>
-      store.countMessages(sessionIds),
-    ),
-    messagePage: new DataLoader<MessagePageRequest, string[], string>(
-      async (pages) => store.listMessageIds(pages),
+export class Loaders {
+  #session?: DataLoader<string, SessionRecord | null>;
+  #message?: DataLoader<string, MessageRecord | null>;
+  #messageCount?: DataLoader<string, number>;
+  #messagePage?: DataLoader<MessagePageRequest, MessageRecord[], string>;
+  #liveContent?: DataLoader<string, string>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly streams: StreamLog,
+    private readonly principal: Principal,
+  ) {}
+
+  private readonly owned = <T extends { principal: string }>(record: T | null) =>
+    record && record.principal === this.principal.id ? record : null;
+
+  get session(): DataLoader<string, SessionRecord | null> {
+    this.#session ??= new DataLoader((ids) =>
+      loadValid(ids, isSessionId, async (valid) =>
+        (await this.store.getSessions(valid)).map(this.owned),
+      ),
+    );
+    return this.#session;
+  }
+
+  get message(): DataLoader<string, MessageRecord | null> {
+    this.#message ??= new DataLoader((ids) =>
+      loadValid(ids, isMessageId, async (valid) =>
+        (await this.store.getMessages(valid)).map(this.owned),
+      ),
+    );
+    return this.#message;
+  }
+
+  get messageCount(): DataLoader<string, number> {
+    this.#messageCount ??= new DataLoader(async (sessionIds) =>
+      this.store.countMessages(sessionIds),
+    );
+    return this.#messageCount;
+  }
+
+  /** A page of a session's messages, ids and records read together (the principal's only). */
+  get messagePage(): DataLoader<MessagePageRequest, MessageRecord[], string> {
+    this.#messagePage ??= new DataLoader(
+      async (pages) =>
+        (await this.store.listMessages(pages)).map((page) =>
+          page.filter((message) => message.principal === this.principal.id),
+        ),
       { cacheKeyFn: (page) => `${page.sessionId}:${page.offset}:${page.limit}` },
-    ),
-    /** The text so far of a message still streaming: its deltas, concatenated. */
-    liveContent: new DataLoader<string, string>(async (messageIds) =>
-      Promise.all(messageIds.map(async (id) => (await readWholeLog(streams, id)).text)),
-    ),
-  };
+    );
+    return this.#messagePage;
+  }
+
+  /** The text so far of a message still streaming: its deltas, concatenated. */
+  get liveContent(): DataLoader<string, string> {
+    this.#liveContent ??= new DataLoader(async (messageIds) =>
+      Promise.all(messageIds.map(async (id) => (await readWholeLog(this.streams, id)).text)),
+    );
+    return this.#liveContent;
+  }
 }
 
-export type Loaders = ReturnType<typeof createLoaders>;
+export function createLoaders(store: Store, streams: StreamLog, principal: Principal): Loaders {
+  return new Loaders(store, streams, principal);
+}
 
 /**
  * Ids from outside reach the backend only when they have the shape of ids this server makes;

@@ -133,8 +133,11 @@ export async function startParley(options: TargetOptions): Promise<ServerTarget<
   };
 }
 
+/** In production mode, as Parley runs (graphql's development checks cost it a few per cent). */
 export function startBareYoga(): Promise<ServerTarget<BareYogaMethods>> {
-  return startServer<BareYogaMethods>('bare-yoga', 'baselines/bare-yoga.ts', {});
+  return startServer<BareYogaMethods>('bare-yoga', 'baselines/bare-yoga.ts', {
+    NODE_ENV: 'production',
+  });
 }
 
 export function startBareWs(options: TargetOptions): Promise<ServerTarget<BareWsMethods>> {

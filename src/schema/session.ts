@@ -1,9 +1,7 @@
-import { resolveOffsetConnection } from '@pothos/plugin-relay';
-import type { MessageRecord } from '../model.js';
 import { builder } from './builder.js';
 import { pagedConnection } from './cost-directives.js';
 import { loadOwned } from './loading.js';
-import { assertPageSize, asUserInput } from './pagination.js';
+import { assertPageSize, asUserInput, resolveOffsetPage } from './pagination.js';
 import { PersonaRef } from './persona.js';
 import { MessageRef, SessionRef } from './refs.js';
 
@@ -36,20 +34,10 @@ builder.node(SessionRef, {
               args.last === null || args.last === undefined
                 ? undefined
                 : await loaders.messageCount.load(session.id);
-            return resolveOffsetConnection(
+            return resolveOffsetPage(
               { args, defaultSize: DEFAULT_MESSAGE_PAGE, maxSize: 100, totalCount },
-              async ({ offset, limit }) => {
-                const ids = await loaders.messagePage.load({
-                  sessionId: session.id,
-                  offset,
-                  limit,
-                });
-                const messages = await loaders.message.loadMany(ids);
-                return messages.filter(
-                  (message): message is MessageRecord =>
-                    message !== null && !(message instanceof Error),
-                );
-              },
+              ({ offset, limit }) =>
+                loaders.messagePage.load({ sessionId: session.id, offset, limit }),
             );
           }),
       },

@@ -327,6 +327,82 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
         await expect(backend.store.listMessageIds([])).resolves.toEqual([]);
       });
     });
+
+    describe('listMessages', () => {
+      let first: SessionRecord;
+      let second: SessionRecord;
+      let firstMessages: MessageRecord[];
+      let secondMessages: MessageRecord[];
+
+      beforeAll(async () => {
+        first = sessionRecord(id('principal'));
+        second = sessionRecord(first.principal);
+        await backend.store.createSession(first);
+        await backend.store.createSession(second);
+        firstMessages = [];
+        secondMessages = [];
+        for (let index = 0; index < 6; index++) {
+          const message = messageRecord(first);
+          await backend.store.addMessage(message);
+          firstMessages.push(message);
+        }
+        for (let index = 0; index < 2; index++) {
+          const message = messageRecord(second);
+          await backend.store.addMessage(message);
+          secondMessages.push(message);
+        }
+      });
+
+      it('returns a page of records oldest first, from offset, at most limit', async () => {
+        const [page] = await backend.store.listMessages([
+          { sessionId: first.id, offset: 2, limit: 3 },
+        ]);
+        expect(page).toEqual(firstMessages.slice(2, 5));
+      });
+
+      it('gives the records as they are saved now, the same as getMessages', async () => {
+        const changed = { ...secondMessages[1]!, content: 'edited', status: 'FAILED' as const };
+        await backend.store.saveMessage(changed);
+        const [page] = await backend.store.listMessages([
+          { sessionId: second.id, offset: 0, limit: 10 },
+        ]);
+        expect(page).toEqual([secondMessages[0], changed]);
+        expect(page).toEqual(
+          await backend.store.getMessages(secondMessages.map((message) => message.id)),
+        );
+        secondMessages[1] = changed;
+      });
+
+      it('answers several pages of several sessions in one call, in request order', async () => {
+        const pages = await backend.store.listMessages([
+          { sessionId: first.id, offset: 0, limit: 2 },
+          { sessionId: second.id, offset: 0, limit: 10 },
+          { sessionId: first.id, offset: 4, limit: 10 },
+        ]);
+        expect(pages).toEqual([firstMessages.slice(0, 2), secondMessages, firstMessages.slice(4)]);
+      });
+
+      it('returns an empty page for limit 0, an offset past the end, or an unknown session', async () => {
+        const pages = await backend.store.listMessages([
+          { sessionId: first.id, offset: 0, limit: 0 },
+          { sessionId: first.id, offset: 6, limit: 5 },
+          { sessionId: id('missing'), offset: 0, limit: 5 },
+          { sessionId: second.id, offset: 1, limit: 1 },
+        ]);
+        expect(pages).toEqual([[], [], [], [secondMessages[1]]]);
+      });
+
+      it('leaves out the messages of a deleted session and returns no pages for no requests', async () => {
+        const gone = sessionRecord(first.principal);
+        await backend.store.createSession(gone);
+        await backend.store.addMessage(messageRecord(gone));
+        await backend.store.deleteSession(gone.id);
+        await expect(
+          backend.store.listMessages([{ sessionId: gone.id, offset: 0, limit: 5 }]),
+        ).resolves.toEqual([[]]);
+        await expect(backend.store.listMessages([])).resolves.toEqual([]);
+      });
+    });
   });
 
   describe('generation claims', () => {

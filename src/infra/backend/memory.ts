@@ -111,6 +111,20 @@ class MemoryStore implements Store {
     );
   }
 
+  async listMessages(pages: readonly MessagePageRequest[]): Promise<MessageRecord[][]> {
+    return pages.map(({ sessionId, offset, limit }) => {
+      const page: MessageRecord[] = [];
+      for (const id of (this.messageIdsBySession.get(sessionId) ?? []).slice(
+        offset,
+        offset + limit,
+      )) {
+        const message = this.messages.get(id);
+        if (message) page.push(copyOut(message));
+      }
+      return page;
+    });
+  }
+
   async claimSession(sessionId: string, holder: string, ttlMs: number): Promise<string | null> {
     const current = this.claims.get(sessionId);
     if (current && current.holder !== holder && current.expiresAt > Date.now()) {

@@ -38,6 +38,11 @@ export interface Store {
   countMessages(sessionIds: readonly string[]): Promise<number[]>;
   /** One page of message ids per request, oldest first; all requests in one round trip. */
   listMessageIds(pages: readonly MessagePageRequest[]): Promise<string[][]>;
+  /**
+   * One page of messages per request, oldest first, as `listMessageIds` then `getMessages` would
+   * give them (an id whose record is gone is left out); ids and records in one round trip.
+   */
+  listMessages(pages: readonly MessagePageRequest[]): Promise<MessageRecord[][]>;
 
   /**
    * Marks `holder` as the one generation running in a session, for `ttlMs`. Returns null when

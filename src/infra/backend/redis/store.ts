@@ -27,6 +27,18 @@ if expiresAt and tonumber(expiresAt) < tonumber(ARGV[2]) then
 end
 return 0`;
 
+/**
+ * A page of a session's messages in one round trip: KEYS[1] = the session's message id list,
+ * ARGV = offset, limit, the message key prefix (message keys are named by the ids the list holds,
+ * so they cannot be passed as KEYS). Returns the records' JSON, false where one is gone.
+ */
+const MESSAGE_PAGE_SCRIPT = `
+local first = tonumber(ARGV[1])
+local ids = redis.call('LRANGE', KEYS[1], first, first + tonumber(ARGV[2]) - 1)
+if #ids == 0 then return {} end
+for index, id in ipairs(ids) do ids[index] = ARGV[3] .. id end
+return redis.call('MGET', unpack(ids))`;
+
 function parseAll<T>(values: readonly (string | null)[]): (T | null)[] {
   return values.map((value) => (value === null ? null : (JSON.parse(value) as T)));
 }
@@ -165,6 +177,31 @@ export class RedisStore implements Store {
       const values = pipelineValues(await pipeline.exec());
       return values.map((value) => (Array.isArray(value) ? (value as string[]) : []));
     });
+  }
+
+  listMessages(pages: readonly MessagePageRequest[]): Promise<MessageRecord[][]> {
+    if (pages.length === 0) return Promise.resolve([]);
+    const messagePrefix = this.keys.message('');
+    // Sent together: one round trip whatever the number of pages.
+    return this.guarded(() =>
+      Promise.all(
+        pages.map(async ({ sessionId, offset, limit }) => {
+          if (limit <= 0) return [];
+          const values = (await evalScript(
+            this.redis,
+            MESSAGE_PAGE_SCRIPT,
+            1,
+            this.keys.sessionMessages(sessionId),
+            offset,
+            limit,
+            messagePrefix,
+          )) as (string | null)[];
+          return parseAll<MessageRecord>(values).filter(
+            (message): message is MessageRecord => message !== null,
+          );
+        }),
+      ),
+    );
   }
 
   claimSession(sessionId: string, holder: string, ttlMs: number): Promise<string | null> {
