@@ -20,6 +20,8 @@ export const DEFAULT_WRITER_OPTIONS: EventWriterOptions = {
 
 /** Events per append: big enough to catch up after an outage in few round trips. */
 const MAX_EVENTS_PER_APPEND = 16;
+/** Appends of one answer sent before the first is confirmed (one connection keeps them in order). */
+const MAX_APPENDS_IN_FLIGHT = 8;
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 1_000;
 
@@ -48,11 +50,17 @@ export class EventWriter {
   text = '';
   /** Set when writing gave up (outage past its bounds, or the log was lost); the answer stops. */
   failure: unknown;
+  /** The newest seq the log confirmed. */
   private lastSeq = 0;
-  /** Events tried and not yet confirmed; retried unchanged. */
+  /** The newest seq handed to the log, confirmed or not. */
+  private sentSeq = 0;
+  /** Appends sent and not yet confirmed, oldest first (at most MAX_APPENDS_IN_FLIGHT). */
+  private sending: { events: StreamEvent[]; done: Promise<void> }[] = [];
+  /** Events tried and not confirmed: retried unchanged, alone, before anything else is sent. */
   private inflight: StreamEvent[] | undefined;
   private pending = '';
-  private pendingBytes = 0;
+  /** Bytes of text generated and not yet confirmed by the log (pending, sent or retried). */
+  private heldBytes = 0;
   private outageSince: number | undefined;
   private endEvent: StreamEvent | undefined;
   private flushing: Promise<void> | undefined;
@@ -66,10 +74,11 @@ export class EventWriter {
   push(text: string): void {
     this.text += text;
     this.pending += text;
-    this.pendingBytes += Buffer.byteLength(text);
-    if (this.pendingBytes > this.options.maxBufferedBytes && this.failure === undefined) {
+    this.heldBytes += Buffer.byteLength(text);
+    if (this.heldBytes > this.options.maxBufferedBytes && this.failure === undefined) {
       this.failure = new StorageOutageTooLong('the answer outgrew its storage buffer');
     }
+    this.sendWhileRoom();
     this.flushing ??= this.flush();
   }
 
@@ -90,19 +99,64 @@ export class EventWriter {
     return this.endEvent.seq;
   }
 
+  /**
+   * Confirms what was sent, oldest first, sending what is pending whenever there is room; runs
+   * while anything is pending or unconfirmed. Appends are pipelined: a token waits for a free
+   * slot, not for the previous append's round trip, so a paced upstream's tokens stay one event
+   * each; text only joins into larger deltas when MAX_APPENDS_IN_FLIGHT appends are waiting.
+   * After a writer gave up it still confirms what it had sent, for `end` to go on from.
+   */
   private async flush(): Promise<void> {
     try {
-      while ((this.inflight || this.pending) && this.failure === undefined) {
+      while (
+        this.sending.length > 0 ||
+        ((this.inflight || this.pending) && this.failure === undefined)
+      ) {
         try {
-          await this.appendNext();
+          if (this.inflight && this.failure === undefined) await this.appendNext();
+          else await this.confirmOldest();
           this.outageSince = undefined;
+          this.sendWhileRoom();
         } catch (error) {
-          await this.waitOut(error);
+          if (this.failure === undefined) await this.waitOut(error);
         }
       }
     } finally {
       this.flushing = undefined;
     }
+  }
+
+  /** Sends deltas cut from what is pending while fewer than the maximum appends wait. */
+  private sendWhileRoom(): void {
+    if (this.inflight || this.failure !== undefined) return;
+    while (this.pending && this.sending.length < MAX_APPENDS_IN_FLIGHT) {
+      const events = this.nextDeltas();
+      const done = this.streams.append(this.messageId, events);
+      // Awaited in order by confirmOldest; a later one can fail first.
+      done.catch(() => {});
+      this.sending.push({ events, done });
+    }
+  }
+
+  /**
+   * Waits for the oldest append sent. When it fails, every later one is waited for too (on one
+   * connection they fail with it, or conflict for want of it) and all their events, in order,
+   * become the one batch retried: the log skips the events it already holds.
+   */
+  private async confirmOldest(): Promise<void> {
+    const oldest = this.sending[0];
+    if (!oldest) return;
+    try {
+      await oldest.done;
+    } catch (error) {
+      await Promise.allSettled(this.sending.map((append) => append.done));
+      this.inflight = this.sending.flatMap((append) => append.events);
+      this.sending = [];
+      if (isSeqConflict(error)) throw this.lost(error);
+      throw error;
+    }
+    this.sending.shift();
+    this.confirmed(oldest.events);
   }
 
   /** Waits before the next try of an outage; records why the writer gave up otherwise. */
@@ -133,7 +187,15 @@ export class EventWriter {
       throw error;
     }
     this.inflight = undefined;
+    this.confirmed(events);
+    this.sentSeq = Math.max(this.sentSeq, this.lastSeq);
+  }
+
+  private confirmed(events: readonly StreamEvent[]): void {
     this.lastSeq = events.at(-1)?.seq ?? this.lastSeq;
+    for (const event of events) {
+      if (event.type === 'delta') this.heldBytes -= Buffer.byteLength(event.text);
+    }
   }
 
   private nextDeltas(): StreamEvent[] {
@@ -145,12 +207,12 @@ export class EventWriter {
       events.push({
         type: 'delta',
         messageId: this.messageId,
-        seq: this.lastSeq + events.length + 1,
+        seq: this.sentSeq + events.length + 1,
         text,
         at,
       });
     }
-    this.pendingBytes = this.pending === '' ? 0 : Buffer.byteLength(this.pending);
+    this.sentSeq = events.at(-1)?.seq ?? this.sentSeq;
     return events;
   }
 

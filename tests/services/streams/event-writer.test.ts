@@ -100,6 +100,59 @@ describe('EventWriter', () => {
     });
   });
 
+  it('pipelines appends: chunks pushed while earlier appends wait stay one delta each, in order', async () => {
+    const messageId = randomUUID();
+    let waiting = 0;
+    let mostWaiting = 0;
+    const release: (() => void)[] = [];
+    const held: StreamLog = {
+      ...backend.streams,
+      append: async (id, events) => {
+        waiting++;
+        mostWaiting = Math.max(mostWaiting, waiting);
+        await new Promise<void>((resolve) => release.push(resolve));
+        waiting--;
+        await backend.streams.append(id, events);
+      },
+    };
+    const writer = new EventWriter(held, messageId);
+    const chunks = ['one ', 'two ', 'three ', 'four ', 'five '];
+    for (const chunk of chunks) writer.push(chunk);
+    expect(waiting).toBe(chunks.length);
+    const ended = writer.end('COMPLETED');
+    // Storage runs them in the order sent (one connection), one turn after another.
+    while (release.length > 0 || waiting > 0) {
+      for (const resolve of release.splice(0)) resolve();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await ended;
+    const events = await readAll(messageId);
+    expect(mostWaiting).toBe(chunks.length);
+    expect(events.filter((event) => event.type === 'delta').map((event) => event.text)).toEqual(
+      chunks,
+    );
+    expect(seqs(events)).toEqual(oneToN(chunks.length + 1));
+  });
+
+  it('an outage of the first of several appends in flight: all their events are retried as one batch, whole and in order', async () => {
+    const messageId = randomUUID();
+    // The first append fails without reaching the log; the ones behind it reach it and are
+    // refused for the gap it leaves.
+    const streams = new FaultyStreamLog(backend.streams, new Set(), new Set(), 1);
+    const writer = new EventWriter(streams, messageId);
+    const chunks = ['a ', 'b ', 'c ', 'd '];
+    for (const chunk of chunks) writer.push(chunk);
+    await writer.end('COMPLETED');
+
+    const events = await readAll(messageId);
+    expect(deltaText(events)).toBe(chunks.join(''));
+    expect(seqs(events)).toEqual(oneToN(events.length));
+    expect(writer.failure).toBeUndefined();
+    // Four sent at once, then their events again in one append, then the end.
+    expect(streams.tried.slice(0, 4).map((tried) => tried.length)).toEqual([1, 1, 1, 1]);
+    expect(streams.tried[4]?.map((event) => event.seq)).toEqual([1, 2, 3, 4]);
+  });
+
   it('writes the end event last, with the next seq, also when nothing was pushed', async () => {
     const messageId = randomUUID();
     const writer = new EventWriter(backend.streams, messageId);
