@@ -49,17 +49,12 @@ export function requestIdFrom(given: string | null | undefined): string {
 
 export function createContext(parts: ContextParts): Context {
   const requestId = parts.requestId ?? randomUUID();
-  let requestLog: Logger | undefined;
   return {
     principal: parts.principal,
     clientIp: parts.clientIp,
     loaders: createLoaders(parts.backend.store, parts.backend.streams, parts.principal),
     services: parts.services,
-    // Made on first use: most operations log nothing below info.
-    get log() {
-      requestLog ??= parts.log.child({ requestId, principal: parts.principal.id });
-      return requestLog;
-    },
+    log: lazyChild(parts.log, { requestId, principal: parts.principal.id }),
     requestId,
     ledgerKey: parts.principal.anonymous ? `ip:${parts.clientIp}` : `key:${parts.principal.id}`,
   };
@@ -68,4 +63,22 @@ export function createContext(parts: ContextParts): Context {
 /** The caller of a service that runs work on its behalf (an answer outlives its request). */
 export function callerOf(context: Context): Caller {
   return { principal: context.principal, ledgerKey: context.ledgerKey, log: context.log };
+}
+
+/**
+ * A child logger made on first use: most operations log nothing. (A getter would not do: envelop
+ * copies the context onto yoga's with Object.assign, which reads it on every request.)
+ */
+function lazyChild(log: Logger, bindings: Record<string, string>): Logger {
+  let child: Logger | undefined;
+  const made = () => {
+    child ??= log.child(bindings);
+    return child;
+  };
+  return new Proxy(log, {
+    get: (_target, property) => {
+      const value: unknown = Reflect.get(made(), property);
+      return typeof value === 'function' ? value.bind(made()) : value;
+    },
+  });
 }
