@@ -7,6 +7,7 @@ import type { StreamEvent } from '../../../src/model.js';
 import {
   DEFAULT_WRITER_OPTIONS,
   EventWriter,
+  MAX_APPENDS_IN_FLIGHT,
   StorageOutageTooLong,
 } from '../../../src/services/streams/event-writer.js';
 import { until } from '../../support/wait.js';
@@ -100,7 +101,7 @@ describe('EventWriter', () => {
     });
   });
 
-  it('pipelines appends: chunks pushed while earlier appends wait stay one delta each, in order', async () => {
+  it('pipelines appends: chunks pushed while earlier appends wait go out at once, up to the window, and the rest joins', async () => {
     const messageId = randomUUID();
     let waiting = 0;
     let mostWaiting = 0;
@@ -116,9 +117,9 @@ describe('EventWriter', () => {
       },
     };
     const writer = new EventWriter(held, messageId);
-    const chunks = ['one ', 'two ', 'three ', 'four ', 'five '];
+    const chunks = Array.from({ length: MAX_APPENDS_IN_FLIGHT + 3 }, (_, index) => `c${index} `);
     for (const chunk of chunks) writer.push(chunk);
-    expect(waiting).toBe(chunks.length);
+    expect(waiting).toBe(MAX_APPENDS_IN_FLIGHT);
     const ended = writer.end('COMPLETED');
     // Storage runs them in the order sent (one connection), one turn after another.
     while (release.length > 0 || waiting > 0) {
@@ -126,12 +127,14 @@ describe('EventWriter', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     await ended;
-    const events = await readAll(messageId);
-    expect(mostWaiting).toBe(chunks.length);
-    expect(events.filter((event) => event.type === 'delta').map((event) => event.text)).toEqual(
-      chunks,
-    );
-    expect(seqs(events)).toEqual(oneToN(chunks.length + 1));
+    const deltas = (await readAll(messageId)).filter((event) => event.type === 'delta');
+    expect(mostWaiting).toBe(MAX_APPENDS_IN_FLIGHT);
+    // One delta per chunk sent at once, then what waited for a free slot, joined.
+    expect(deltas.map((event) => event.text)).toEqual([
+      ...chunks.slice(0, MAX_APPENDS_IN_FLIGHT),
+      chunks.slice(MAX_APPENDS_IN_FLIGHT).join(''),
+    ]);
+    expect(deltas.map((event) => event.seq)).toEqual(oneToN(deltas.length));
   });
 
   it('an outage of the first of several appends in flight: all their events are retried as one batch, whole and in order', async () => {
@@ -140,7 +143,7 @@ describe('EventWriter', () => {
     // refused for the gap it leaves.
     const streams = new FaultyStreamLog(backend.streams, new Set(), new Set(), 1);
     const writer = new EventWriter(streams, messageId);
-    const chunks = ['a ', 'b ', 'c ', 'd '];
+    const chunks = ['a ', 'b '];
     for (const chunk of chunks) writer.push(chunk);
     await writer.end('COMPLETED');
 
@@ -148,9 +151,9 @@ describe('EventWriter', () => {
     expect(deltaText(events)).toBe(chunks.join(''));
     expect(seqs(events)).toEqual(oneToN(events.length));
     expect(writer.failure).toBeUndefined();
-    // Four sent at once, then their events again in one append, then the end.
-    expect(streams.tried.slice(0, 4).map((tried) => tried.length)).toEqual([1, 1, 1, 1]);
-    expect(streams.tried[4]?.map((event) => event.seq)).toEqual([1, 2, 3, 4]);
+    // Both sent at once, then their events again in one append, then the end.
+    expect(streams.tried.slice(0, 2).map((tried) => tried.length)).toEqual([1, 1]);
+    expect(streams.tried[2]?.map((event) => event.seq)).toEqual([1, 2]);
   });
 
   it('writes the end event last, with the next seq, also when nothing was pushed', async () => {
