@@ -20,6 +20,12 @@ import {
 
 type ProbeAnswer = Awaited<ReturnType<LogProbe>>;
 
+/**
+ * A look answers for this share of an idle poll: readers poll every 0.8–1.2 polls, so each
+ * message is looked at about once a poll, whatever its number of readers.
+ */
+const LOOK_REUSE = 0.8;
+
 interface LogLook {
   /** performance.now() when the look was taken. */
   startedAt: number;
@@ -147,15 +153,15 @@ export class StreamService {
   /**
    * The LogProbe of one message (see stream-reader.ts): one look at storage (does the message
    * exist, which seq is the log's newest) answers every quiet reader of the message on this
-   * instance for half an idle poll. Gone means no such message, or a log that no longer reaches
-   * the last event a reader saw (storage lost it: restarted empty, evicted, or restored from an
-   * older snapshot). A storage outage is not proof of absence: the reader is sent to the log,
+   * instance for most of an idle poll (LOOK_REUSE). Gone means no such message, or a log that no
+   * longer reaches the last event a reader saw (storage lost it: restarted empty, evicted, or
+   * restored from an older snapshot). A storage outage is not proof of absence: the reader is sent to the log,
    * which waits the outage out.
    */
   private probe(messageId: string, lastSeq: number, seenAt: number): Promise<ProbeAnswer> {
     const now = performance.now();
     let look = this.looks.get(messageId);
-    if (!look || now - look.startedAt > this.readerOptions.idlePollMs / 2) {
+    if (!look || now - look.startedAt > this.readerOptions.idlePollMs * LOOK_REUSE) {
       const fresh: LogLook = { startedAt: now, result: this.lookAt(messageId) };
       this.looks.set(messageId, fresh);
       const forget = setTimeout(() => {

@@ -77,6 +77,16 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonu
 end
 return 0`;
 
+/**
+ * KEYS[1] = the principal's running answers; ARGV = holder, lease end, lease. Extends a holder
+ * still listed (never adds one) and the set's lifetime, in one command (it was four: MULTI,
+ * ZADD, PEXPIRE, EXEC, every third of a lease for every running answer).
+ */
+const RENEW_SCRIPT = `
+redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 0`;
+
 export class RedisLedger implements Ledger {
   constructor(
     private readonly redis: Redis,
@@ -149,11 +159,15 @@ export class RedisLedger implements Ledger {
 
   renewGeneration(key: string, holder: string, leaseMs: number, now: number): Promise<void> {
     return this.guarded(async () => {
-      await this.redis
-        .multi()
-        .zadd(this.keys.ledgerGenerations(key), 'XX', now + leaseMs, holder)
-        .pexpire(this.keys.ledgerGenerations(key), leaseMs)
-        .exec();
+      await evalScript(
+        this.redis,
+        RENEW_SCRIPT,
+        1,
+        this.keys.ledgerGenerations(key),
+        holder,
+        now + leaseMs,
+        leaseMs,
+      );
     });
   }
 
