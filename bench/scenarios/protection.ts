@@ -1,22 +1,19 @@
 import { bucketScriptRoundTrips } from '../harness/bucket-script.js';
-import type { Child } from '../harness/children.js';
 import { createAgent, type GraphQLResult, postBody } from '../harness/graphql-http.js';
 import { AUTH_HEADERS, SESSION_MESSAGES_QUERY } from '../harness/parley-api.js';
 import { type BackendOutcome, eachBackend } from '../harness/per-backend.js';
-import {
-  cpuPerRequest,
-  type QueryTiming,
-  sessionQueryPlan,
-  startQueryLoad,
-  throughput,
-} from '../harness/query-load.js';
-import {
-  type Figure,
-  measuredTogether,
-  type Scenario,
-  type ScenarioContext,
-} from '../harness/scenario.js';
+import { sessionQueryPlan } from '../harness/query-load.js';
+import type { Figure, Scenario, ScenarioContext } from '../harness/scenario.js';
 import { seedSessions } from '../harness/seed.js';
+import {
+  type LoadWindow,
+  SIDE_BY_SIDE_TIMING,
+  SIDE_BY_SIDE_WARMUP,
+  SIDE_BY_SIDE_WINDOWS,
+  sideBySide,
+  totalOf,
+  windowFigures,
+} from '../harness/side-by-side.js';
 import type { Summary } from '../harness/stats.js';
 import {
   type BackendKind,
@@ -25,36 +22,21 @@ import {
   startParley,
   type Upstream,
 } from '../harness/targets.js';
-import type { QueryLoadMethods, QueryLoadResult } from '../load/http-queries.js';
 import type { ParleyMethods } from '../targets/parley.js';
 
 /**
  * What protection costs: the query scenario's load on Parley with cost limiting on (the default)
- * and on Parley with COST_LIMITING=off, side by side. Both servers run at once, each loaded by a
- * generator of its own through the same windows, so whatever else the machine does at a moment
- * weighs on both alike (measured one after the other, on a shared machine, the windows differed
- * by more than the effect). The bucket is as large as config allows (POINT_BUCKET_ENV): it never
+ * and on Parley with COST_LIMITING=off, both at once (harness/side-by-side.ts). The bucket is as large as config allows (POINT_BUCKET_ENV): it never
  * refuses, and both do the same work but for the cost limiting itself (graphql-armor's limits run
  * in both). On Redis also the bucket script's round trip, next to a PING's.
  */
 const SESSIONS = 10;
 const TURNS = 10;
-/** Per server: the query scenario's 50 connections. */
-const TIMING: QueryTiming = { connections: 50, warmupMs: 500, durationMs: 4_000 };
-/** Both warmed up first: a fresh server runs its first seconds unoptimized. */
-const WARMUP: QueryTiming = { ...TIMING, warmupMs: 3_000, durationMs: 0 };
-const WINDOWS = 3;
-const MODES = ['on', 'off'] as const;
-type Mode = (typeof MODES)[number];
+type Mode = 'on' | 'off';
 const SCRIPT_WARMUP = 200;
 const SCRIPT_ROUND_TRIPS = 2_000;
 
 type Servers = Record<Mode, ServerTarget<ParleyMethods>>;
-
-interface Window {
-  result: QueryLoadResult;
-  cpuMs: number;
-}
 
 /** One query's answer as a client sees it: how many messages, and the cost it was charged. */
 async function probeAnswer(httpUrl: string, id: string) {
@@ -144,58 +126,26 @@ async function startServers(context: ScenarioContext, backend: BackendKind, upst
   }
 }
 
-function windowFigures(window: Window) {
-  const { requestsPerSecond, p99, requests, errors } = throughput(window.result);
-  return {
-    requestsPerSecond,
-    p99,
-    requests,
-    errors,
-    cpuPerRequestUs: cpuPerRequest(window.cpuMs, requests),
-  };
-}
-
 async function runBackend(
   context: ScenarioContext,
   backend: BackendKind,
   upstream: Upstream,
 ): Promise<BackendOutcome> {
   const { servers, ids, stop } = await startServers(context, backend, upstream);
-  const windows: Record<Mode, Window[]> = { on: [], off: [] };
+  let windows: Record<Mode, LoadWindow[]>;
   let check: Awaited<ReturnType<typeof checkModes>>;
-  const loads: Partial<Record<Mode, Child<QueryLoadMethods>>> = {};
   try {
     check = await checkModes(servers, ids);
-    for (const mode of MODES) loads[mode] = await startQueryLoad();
-    const bothAtOnce = (timing: QueryTiming) =>
-      Promise.all(
-        MODES.map((mode) =>
-          loads[mode]!.call(
-            'run',
-            sessionQueryPlan(servers[mode].httpUrl, AUTH_HEADERS, ids[mode], timing),
-          ),
-        ),
-      );
     context.log(
-      `${backend}: seeded; ${WINDOWS} windows of ${TIMING.durationMs} ms, on and off at once`,
+      `${backend}: seeded; ${SIDE_BY_SIDE_WINDOWS} windows of ${SIDE_BY_SIDE_TIMING.durationMs} ms, on and off at once`,
     );
-    await bothAtOnce(WARMUP);
-    for (let index = 1; index <= WINDOWS; index++) {
-      const targets = MODES.map((mode) => ({
-        server: servers[mode].child,
-        label: `${backend}-${mode}-${index}`,
-      }));
-      const { result, stats } = await measuredTogether(targets, context, () => bothAtOnce(TIMING));
-      for (const [at, mode] of MODES.entries()) {
-        windows[mode].push({ result: result[at]!, cpuMs: stats[at]!.cpuMs });
-      }
-      context.measurements.note([backend, 'windows'], {
-        on: windows.on.map(windowFigures),
-        off: windows.off.map(windowFigures),
-      });
-    }
+    windows = await sideBySide(
+      context,
+      backend,
+      { on: servers.on.child, off: servers.off.child },
+      (mode, timing) => sessionQueryPlan(servers[mode].httpUrl, AUTH_HEADERS, ids[mode], timing),
+    );
   } finally {
-    await Promise.all(Object.values(loads).map((load) => load.stop()));
     await stop();
   }
   return outcome(backend, windows, check);
@@ -203,16 +153,11 @@ async function runBackend(
 
 function outcome(
   backend: BackendKind,
-  windows: Record<Mode, Window[]>,
+  windows: Record<Mode, LoadWindow[]>,
   check: Awaited<ReturnType<typeof checkModes>>,
 ): BackendOutcome {
-  const side = (mode: Mode) => {
-    const total = throughput(...windows[mode].map((window) => window.result));
-    const cpuMs = windows[mode].reduce((sum, window) => sum + window.cpuMs, 0);
-    return { ...total, cpuMs, cpuPerRequestUs: cpuPerRequest(cpuMs, total.requests) };
-  };
-  const on = side('on');
-  const off = side('off');
+  const on = totalOf(windows.on);
+  const off = totalOf(windows.off);
   const figures: Figure[] = [
     {
       backend,
@@ -280,9 +225,9 @@ export const protection: Scenario = {
       {
         sessions: SESSIONS,
         messagesPerSession: TURNS * 2,
-        ...TIMING,
-        warmupBothMs: WARMUP.warmupMs,
-        windows: WINDOWS,
+        ...SIDE_BY_SIDE_TIMING,
+        warmupBothMs: SIDE_BY_SIDE_WARMUP.warmupMs,
+        windows: SIDE_BY_SIDE_WINDOWS,
         schedule: 'on and off at once, one load generator each',
         scriptRoundTrips: SCRIPT_ROUND_TRIPS,
       },
