@@ -8,7 +8,7 @@ import {
   Kind,
   visit,
 } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Context } from '../context.js';
 
 /**
@@ -50,7 +50,7 @@ export class SharedEventExecution {
     args: ExecutionArgs,
   ): Promise<AsyncGenerator<ExecutionResult, void, undefined> | ExecutionResult> {
     const source = await createSourceEventStream(args);
-    if (!(Symbol.asyncIterator in source)) return source as ExecutionResult;
+    if (!isAsyncIterable(source)) return source;
     const group = this.groupOf(args);
     const events = source as AsyncGenerator<unknown, void, undefined>;
     const results: AsyncGenerator<ExecutionResult, void, undefined> = {

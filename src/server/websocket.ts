@@ -8,6 +8,7 @@ import {
   makeServer,
   type ServerOptions,
 } from 'graphql-ws';
+import { isAsyncIterable } from 'graphql-yoga';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Config } from '../config.js';
 import { BadInput, isAppError } from '../errors.js';
@@ -255,7 +256,7 @@ function graphqlWsOptions(
     // subscribers). A send to a socket that is no longer open resolves at once, so a replay to a
     // peer that left would run to its end without a pause: the writer ends the operation instead.
     onOperation: (ctx, id, _payload, _args, result) => {
-      if (!isAsyncIterable(result)) return;
+      if (!isAsyncIterable<ExecutionResult>(result)) return;
       const { socket, watched } = ctx.extra;
       return frames.frames(result, id, socket, () => guard.roomToSend(watched));
     },
@@ -279,10 +280,6 @@ function refuse(socket: WebSocket, refusal: Refusal, labels: SocketLabels, log: 
   socket.close(refusal.code, refusal.message);
   const cutOff = setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_MS);
   socket.once('close', () => clearTimeout(cutOff));
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
 /**
