@@ -366,6 +366,7 @@ async function createServices(parts: ServiceParts) {
       batchMax: config.text.batchMax,
       batchConcurrency: config.text.batchConcurrency,
       maxCompletionTokens: config.llm.maxCompletionTokens,
+      metrics,
     }),
     contact: createContactService(config, backend, breakers, log, now),
   };

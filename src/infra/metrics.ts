@@ -150,7 +150,7 @@ export class Metrics implements LlmMetrics, RedisMetrics {
     });
     this.tokenCount = new Counter({
       name: 'parley_llm_tokens_total',
-      help: 'Tokens of answers (as their messages report them), by model and type (prompt or completion).',
+      help: 'Tokens of answers (as their messages report them) and of text operations, by model and type (prompt or completion).',
       labelNames: ['model', 'type'],
       registers,
     });

@@ -170,6 +170,29 @@ describe.each<BackendKind>(['memory', 'redis'])(
       expect(calls(after, FALLBACK, 'ok') - calls(before, FALLBACK, 'ok')).toBe(0);
     });
 
+    it('a text operation counts its tokens as answers do, and a cache hit counts none', async () => {
+      upstream.enqueueFor(MODEL, {
+        content: JSON.stringify({ summary: 'short' }),
+        usage: { prompt_tokens: 40, completion_tokens: 6 },
+      });
+      const analyze = /* GraphQL */ `
+        query Analyze($input: AnalyzeTextInput!) { analyzeText(input: $input) { summary cached } }
+      `;
+      const input = { text: `count my tokens ${backend}`, operation: 'SUMMARIZE' };
+      const before = await scrape(server);
+      const first = await gqlData<{ analyzeText: { cached: boolean } }>(server, analyze, { input });
+      const afterFirst = await scrape(server);
+      const second = await gqlData<{ analyzeText: { cached: boolean } }>(server, analyze, {
+        input,
+      });
+      const afterSecond = await scrape(server);
+      expect([first.analyzeText.cached, second.analyzeText.cached]).toEqual([false, true]);
+      expect(tokens(afterFirst, 'prompt') - tokens(before, 'prompt')).toBe(40);
+      expect(tokens(afterFirst, 'completion') - tokens(before, 'completion')).toBe(6);
+      expect(tokens(afterSecond, 'prompt')).toBe(tokens(afterFirst, 'prompt'));
+      expect(tokens(afterSecond, 'completion')).toBe(tokens(afterFirst, 'completion'));
+    });
+
     it('a refused model call counts with its code, and the fallback that answered counts ok', async () => {
       upstream.enqueueFor(MODEL, { status: 500 });
       upstream.enqueueFor(FALLBACK, { chunks: ['from the fallback'] });

@@ -1,4 +1,5 @@
 import { type AppError, BadInput, isAppError, Unavailable } from '../../errors.js';
+import type { LlmMetrics } from '../../infra/metrics.js';
 import type {
   TextAnalysisErrorRecord,
   TextAnalysisRecord,
@@ -35,6 +36,8 @@ export interface TextServiceOptions {
   batchConcurrency: number;
   /** The completion cap asked of the model, and reserved in the token budget, per call. */
   maxCompletionTokens: number;
+  /** Every call's usage counts in parley_llm_tokens_total, as answers' do. */
+  metrics?: LlmMetrics;
 }
 
 /** Model calls one operation may make: the first, and one retry when its answer is invalid. */
@@ -181,6 +184,7 @@ export class TextService {
       const usage =
         completion.usage ?? (await countUsage(turns, completion.text).catch(() => null));
       used = (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0);
+      if (usage) this.options.metrics?.tokens(completion.model, usage);
       return { ...completion, usage };
     } finally {
       if (reservation) {
