@@ -1,7 +1,7 @@
 import { Unavailable } from '../../errors.js';
 import type { StreamLog } from '../../infra/backend/types.js';
 import type { StreamEvent } from '../../model.js';
-import { Doorbell } from './abortable.js';
+import { Doorbell, type Stoppable } from './abortable.js';
 
 export interface StreamReaderOptions {
   /** Events read from the log per round trip. */
@@ -105,7 +105,7 @@ export async function* readStream(
   streams: StreamLog,
   messageId: string,
   afterSeq: number,
-  signal: AbortSignal,
+  signal: Stoppable,
   options: StreamReaderOptions = DEFAULT_READER_OPTIONS,
   { drain, probe }: { drain?: AbortSignal; probe?: LogProbe } = {},
 ): AsyncGenerator<StreamEvent, void, undefined> {

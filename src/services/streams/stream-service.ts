@@ -9,7 +9,7 @@ import {
   type Principal,
   type StreamEvent,
 } from '../../model.js';
-import { abortableGenerator } from './abortable.js';
+import { abortableGenerator, type Stoppable } from './abortable.js';
 import {
   DEFAULT_READER_OPTIONS,
   type LogProbe,
@@ -205,7 +205,7 @@ export class StreamService {
   private async *follow(
     message: MessageRecord,
     afterSeq: number,
-    unsubscribed: AbortSignal,
+    unsubscribed: Stoppable,
     ledgerKey: string,
   ): AsyncGenerator<StreamEvent, void, undefined> {
     const messageId = message.id;
