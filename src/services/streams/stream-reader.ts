@@ -125,27 +125,24 @@ export async function* readStream(
     doorbell.ring();
   });
   let outageSince: number | undefined;
-  const readPage = async (): Promise<StreamEvent[] | undefined> => {
-    try {
-      const page = await streams.read(messageId, lastSeq, options.pageSize);
-      outageSince = undefined;
-      return page;
-    } catch (error) {
-      if (!(error instanceof Unavailable)) throw error;
-      outageSince ??= Date.now();
-      if (Date.now() - outageSince >= options.maxOutageMs) throw error;
-      await doorbell.sleep(OUTAGE_RETRY_MS);
-      return undefined;
-    }
-  };
   try {
     let readLog = true;
     let finalRead = false;
     while (!signal.aborted) {
       if (readLog || live.overflowed) {
         live.clear();
-        const page = await readPage();
-        if (page === undefined) continue;
+        // Read here, not in a helper closure: every idle reader would hold one.
+        let page: StreamEvent[];
+        try {
+          page = await streams.read(messageId, lastSeq, options.pageSize);
+          outageSince = undefined;
+        } catch (error) {
+          if (!(error instanceof Unavailable)) throw error;
+          outageSince ??= Date.now();
+          if (Date.now() - outageSince >= options.maxOutageMs) throw error;
+          await doorbell.sleep(OUTAGE_RETRY_MS);
+          continue;
+        }
         readLog = false;
         for (const event of page) {
           if (event.seq !== lastSeq + 1 || signal.aborted) break;
