@@ -44,11 +44,22 @@ export interface ContextParts {
 
 /** A request id from the caller is kept only when it is short and plain; otherwise a new one. */
 export function requestIdFrom(given: string | null | undefined): string {
-  return given && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
+  return given && /^[\w.:-]{1,64}$/.test(given) ? given : newRequestId();
+}
+
+/**
+ * randomUUID builds its text by concatenation: about 0.4 KB of string pieces until something
+ * flattens it, held by every operation that keeps its context (an idle subscription). Reading a
+ * character flattens it in place (measured: 490 B per id, 68 B once flattened).
+ */
+function newRequestId(): string {
+  const id = randomUUID();
+  id.charCodeAt(0);
+  return id;
 }
 
 export function createContext(parts: ContextParts): Context {
-  const requestId = parts.requestId ?? randomUUID();
+  const requestId = parts.requestId ?? newRequestId();
   return {
     principal: parts.principal,
     clientIp: parts.clientIp,
@@ -67,18 +78,29 @@ export function callerOf(context: Context): Caller {
 
 /**
  * A child logger made on first use: most operations log nothing. (A getter would not do: envelop
- * copies the context onto yoga's with Object.assign, which reads it on every request.)
+ * copies the context onto yoga's with Object.assign, which reads it on every request.) One
+ * handler for every operation's proxy, its state in the proxy's target: a subscription holds its
+ * context for as long as it runs, so closures per context would be held by every idle one.
  */
 function lazyChild(log: Logger, bindings: Record<string, string>): Logger {
-  let child: Logger | undefined;
-  const made = () => {
-    child ??= log.child(bindings);
-    return child;
-  };
-  return new Proxy(log, {
-    get: (_target, property) => {
-      const value: unknown = Reflect.get(made(), property);
-      return typeof value === 'function' ? value.bind(made()) : value;
-    },
-  });
+  const target: LazyLogger = { parent: log, bindings, child: undefined };
+  return new Proxy(target, LAZY_LOGGER) as unknown as Logger;
 }
+
+interface LazyLogger {
+  parent: Logger;
+  bindings: Record<string, string>;
+  child: Logger | undefined;
+}
+
+const LAZY_LOGGER: ProxyHandler<LazyLogger> = {
+  get: (target, property) => {
+    target.child ??= target.parent.child(target.bindings);
+    const child = target.child;
+    const value: unknown = Reflect.get(child, property);
+    return typeof value === 'function' ? value.bind(child) : value;
+  },
+  // As the logger it stands for (the child has what its parent has), without making the child.
+  has: (target, property) => Reflect.has(target.parent, property),
+  getPrototypeOf: (target) => Reflect.getPrototypeOf(target.parent),
+};

@@ -28,13 +28,15 @@ export class Loaders {
     private readonly principal: Principal,
   ) {}
 
-  private readonly owned = <T extends { principal: string }>(record: T | null) =>
-    record && record.principal === this.principal.id ? record : null;
+  /** A method, not an arrow field: a subscription holds its loaders for as long as it runs. */
+  private owned<T extends { principal: string }>(record: T | null): T | null {
+    return record && record.principal === this.principal.id ? record : null;
+  }
 
   get session(): DataLoader<string, SessionRecord | null> {
     this.#session ??= new DataLoader((ids) =>
       loadValid(ids, isSessionId, async (valid) =>
-        (await this.store.getSessions(valid)).map(this.owned),
+        (await this.store.getSessions(valid)).map((record) => this.owned(record)),
       ),
     );
     return this.#session;
@@ -43,7 +45,7 @@ export class Loaders {
   get message(): DataLoader<string, MessageRecord | null> {
     this.#message ??= new DataLoader((ids) =>
       loadValid(ids, isMessageId, async (valid) =>
-        (await this.store.getMessages(valid)).map(this.owned),
+        (await this.store.getMessages(valid)).map((record) => this.owned(record)),
       ),
     );
     return this.#message;

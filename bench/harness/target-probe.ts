@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 
 /**
  * What every server process (ours and the baselines) reports about itself, measured from the
@@ -91,6 +92,16 @@ export function probeMethods(options: ProbeOptions = {}) {
       if (!gc) throw new Error('start the process with --expose-gc');
       gc();
       gc();
+    },
+    /**
+     * A heap snapshot after full collections, written to `path` (bench/heap-diff.ts compares two
+     * of them). It stops the process for seconds: never inside a measured window.
+     */
+    heapSnapshot: (path: string) => {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      gc?.();
+      return writeHeapSnapshot(path);
     },
     /** Samples CPU from now until `profileStop` (a narrower window than --cpu-prof's whole life). */
     profileStart: async () => {

@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { handleStreamOrSingleExecutionResult } from '@envelop/core';
+import {
+  handleStreamOrSingleExecutionResult,
+  type OnExecuteDoneEventPayload,
+  type OnExecuteDoneHookResultOnNextHook,
+} from '@envelop/core';
 import { type ExecutionResult, GraphQLError, type GraphQLErrorExtensions } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { type AppError, ERROR_CODES, isAppError, RateLimited } from '../errors.js';
@@ -81,38 +85,36 @@ export function createErrorMapper(rootLog: Logger) {
    * yoga's own masking and before the operation log reads the codes. Registered first.
    */
   function useContractErrors(): Plugin<{ log: Logger; request?: Request }> {
-    const mapResult =
-      (context: { log: Logger; request?: Request }) =>
-      ({
-        result,
-        setResult,
-      }: {
-        result: ExecutionResult;
-        setResult: (r: ExecutionResult) => void;
-      }) => {
-        if (!result.errors) return;
-        const statusless = !answersWithStatus(context.request);
-        setResult({
-          ...result,
-          errors: result.errors.map((error) => {
-            const mapped = mapError(error, context.log);
-            return statusless ? withoutHttp(mapped) : mapped;
-          }),
-        });
-      };
+    type Ctx = { log: Logger; request?: Request };
+    // Made once, not per operation: a subscription keeps its hooks for as long as it runs, and
+    // each payload carries the operation's own args.
+    const mapResult: OnExecuteDoneHookResultOnNextHook<Ctx> = ({ args, result, setResult }) => {
+      if (!result.errors) return;
+      const context = args.contextValue;
+      const statusless = !answersWithStatus(context.request);
+      setResult({
+        ...result,
+        errors: result.errors.map((error) => {
+          const mapped = mapError(error, context.log);
+          return statusless ? withoutHttp(mapped) : mapped;
+        }),
+      });
+    };
+    const onResult = (payload: OnExecuteDoneEventPayload<Ctx>) =>
+      handleStreamOrSingleExecutionResult(payload, mapResult);
+    // The error hook's payload has no args: the one closure each operation needs.
+    const mapSubscribeError =
+      (log: Logger) =>
+      ({ error, setError }: { error: unknown; setError: (error: unknown) => void }) =>
+        setError(mapError(error, log));
     return {
-      onExecute({ args }) {
-        return {
-          onExecuteDone: (payload) =>
-            handleStreamOrSingleExecutionResult(payload, mapResult(args.contextValue)),
-        };
+      onExecute() {
+        return { onExecuteDone: onResult };
       },
       onSubscribe({ args }) {
         return {
-          onSubscribeResult: (payload) =>
-            handleStreamOrSingleExecutionResult(payload, mapResult(args.contextValue)),
-          onSubscribeError: ({ error, setError }) =>
-            setError(mapError(error, args.contextValue.log)),
+          onSubscribeResult: onResult,
+          onSubscribeError: mapSubscribeError(args.contextValue.log),
         };
       },
     };

@@ -1,10 +1,14 @@
-import { handleStreamOrSingleExecutionResult } from '@envelop/core';
+import {
+  handleStreamOrSingleExecutionResult,
+  type OnExecuteHookResult,
+  type OnSubscribeHookResult,
+} from '@envelop/core';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { type ExecutionResult, GraphQLError, type ValidationRule } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import type { Plugin, YogaInitialContext } from 'graphql-yoga';
 import { refusal } from './errors.js';
 
 export interface OperationLimits {
@@ -103,22 +107,28 @@ export function useHostileOperations(limits: OperationLimits): Plugin {
     onExecute({ args, setResultAndStopExecution }) {
       if (variablesRefused(args.variableValues, setResultAndStopExecution)) return;
       if (!limits.hideSuggestions) return;
-      return {
-        onExecuteDone: (payload) => handleStreamOrSingleExecutionResult(payload, scrubSuggestions),
-      };
+      return SCRUB_EXECUTE;
     },
     onSubscribe({ args, setResultAndStopExecution }) {
       if (variablesRefused(args.variableValues, setResultAndStopExecution)) return;
       if (!limits.hideSuggestions) return;
-      return {
-        onSubscribeResult: (payload) =>
-          handleStreamOrSingleExecutionResult(payload, scrubSuggestions),
-      };
+      return SCRUB_SUBSCRIBE;
     },
   };
 }
 
 const SUGGESTION = /\s*Did you mean [^?]*\?/g;
+
+/**
+ * The scrubbing hooks, made once: a subscription keeps its hooks for as long as it runs, and
+ * nothing in them is the operation's own.
+ */
+const SCRUB_EXECUTE: OnExecuteHookResult<YogaInitialContext> = {
+  onExecuteDone: (payload) => handleStreamOrSingleExecutionResult(payload, scrubSuggestions),
+};
+const SCRUB_SUBSCRIBE: OnSubscribeHookResult<YogaInitialContext> = {
+  onSubscribeResult: (payload) => handleStreamOrSingleExecutionResult(payload, scrubSuggestions),
+};
 
 /**
  * Execution errors without their "Did you mean ...?": yoga's executor coerces variables with

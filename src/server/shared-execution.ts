@@ -39,9 +39,11 @@ export class SharedEventExecution {
   readonly counts = { executed: 0, shared: 0 };
 
   plugin(): Plugin<Context> {
+    // One function for every operation: envelop keeps the one it is given for the operation's life.
+    const subscribe = (args: unknown) => this.subscribe(args as ExecutionArgs);
     return {
       onSubscribe: ({ setSubscribeFn }) => {
-        setSubscribeFn((args) => this.subscribe(args as ExecutionArgs));
+        setSubscribeFn(subscribe);
       },
     };
   }
@@ -51,28 +53,16 @@ export class SharedEventExecution {
   ): Promise<AsyncGenerator<ExecutionResult, void, undefined> | ExecutionResult> {
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source;
-    const group = this.groupOf(args);
-    const events = source as AsyncGenerator<unknown, void, undefined>;
-    const results: AsyncGenerator<ExecutionResult, void, undefined> = {
-      next: async () => {
-        const next = await events.next();
-        if (next.done) return { done: true, value: undefined };
-        return { done: false, value: await this.resultOf(next.value, group, args) };
-      },
-      return: async () => {
-        await events.return(undefined);
-        return { done: true, value: undefined };
-      },
-      throw: async (error) => {
-        await events.return(undefined);
-        throw error;
-      },
-      [Symbol.asyncIterator]: () => results,
-    };
-    return results;
+    return new SharedResults(
+      this,
+      source as AsyncGenerator<unknown, void, undefined>,
+      this.groupOf(args),
+      args,
+    );
   }
 
-  private resultOf(event: unknown, group: string, args: ExecutionArgs): Promise<ExecutionResult> {
+  /** The result of `event` for `group`: executed by the group's first subscriber to ask. */
+  resultOf(event: unknown, group: string, args: ExecutionArgs): Promise<ExecutionResult> {
     if (typeof event !== 'object' || event === null) return this.executeFor(event, args);
     let byGroup = this.results.get(event);
     if (!byGroup) {
@@ -142,6 +132,41 @@ export class SharedEventExecution {
     const sorted = [...names].sort();
     byOperation.set(operationName, sorted);
     return sorted;
+  }
+}
+
+/**
+ * One subscriber's results. A class, not an object of closures: one lives as long as its
+ * subscription, idle ones included (each closure of an object literal is made per subscription;
+ * run through tsx, whose esbuild keeps function names, each also gets a property dictionary of
+ * about 0.25 KB).
+ */
+class SharedResults implements AsyncGenerator<ExecutionResult, void, undefined> {
+  constructor(
+    private readonly execution: SharedEventExecution,
+    private readonly events: AsyncGenerator<unknown, void, undefined>,
+    private readonly group: string,
+    private readonly args: ExecutionArgs,
+  ) {}
+
+  async next(): Promise<IteratorResult<ExecutionResult, void>> {
+    const next = await this.events.next();
+    if (next.done) return { done: true, value: undefined };
+    return { done: false, value: await this.execution.resultOf(next.value, this.group, this.args) };
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult, void>> {
+    await this.events.return(undefined);
+    return { done: true, value: undefined };
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ExecutionResult, void>> {
+    await this.events.return(undefined);
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<ExecutionResult, void, undefined> {
+    return this;
   }
 }
 

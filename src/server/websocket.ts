@@ -6,6 +6,7 @@ import {
   type Context,
   handleProtocols,
   makeServer,
+  type WebSocket as ProtocolSocketShape,
   type ServerOptions,
 } from 'graphql-ws';
 import { isAsyncIterable } from 'graphql-yoga';
@@ -108,27 +109,7 @@ export function attachWebSocketServer(options: WebSocketOptions) {
     const labels: SocketLabels = { clientIp };
     const watched = guard.watch(socket, labels, () => hasOperations(extra.context));
     const extra: SocketExtra = { socket, request, slot: admitted, labels, watched };
-    const closed = protocol.opened(
-      {
-        protocol: socket.protocol,
-        send: (data) =>
-          new Promise((resolve) => {
-            if (socket.readyState !== socket.OPEN || !guard.roomToSend(watched)) return resolve();
-            // A send to a peer that just went away fails (EPIPE); its close ends the operations.
-            socket.send(data, () => resolve());
-          }),
-        close: (code, reason) => socket.close(code, reason),
-        onMessage: (received) =>
-          socket.on('message', (data) => {
-            if (!guard.admitMessage(watched)) return;
-            received(String(data)).catch((error: unknown) => {
-              log.error({ err: error }, 'websocket message handling failed');
-              socket.close(CloseCode.InternalServerError, 'Internal server error');
-            });
-          }),
-      },
-      extra,
-    );
+    const closed = protocol.opened(new ProtocolSocket(socket, guard, watched, log), extra);
     socket.once('close', (code, reason) => {
       admission.release(admitted);
       closed(code, String(reason)).catch((error: unknown) =>
@@ -170,6 +151,51 @@ export function attachWebSocketServer(options: WebSocketOptions) {
       clearTimeout(force);
     },
   };
+}
+
+/**
+ * A ws socket as graphql-ws speaks to it: the guard's limits on what is received and sent. A
+ * class, not an object of closures: one per socket (each closure of an object literal is made
+ * per socket; run through tsx, whose esbuild keeps function names, each also gets a property
+ * dictionary of about 0.25 KB).
+ */
+class ProtocolSocket implements ProtocolSocketShape {
+  readonly protocol: string;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly guard: SocketGuard,
+    private readonly watched: WatchedSocket,
+    private readonly log: Logger,
+  ) {
+    this.protocol = socket.protocol;
+  }
+
+  send(data: string): Promise<void> {
+    const { socket } = this;
+    return new Promise((resolve) => {
+      if (socket.readyState !== socket.OPEN || !this.guard.roomToSend(this.watched)) {
+        return resolve();
+      }
+      // A send to a peer that just went away fails (EPIPE); its close ends the operations.
+      socket.send(data, () => resolve());
+    });
+  }
+
+  close(code?: number, reason?: string): void {
+    this.socket.close(code, reason);
+  }
+
+  onMessage(received: (data: string) => Promise<void>): void {
+    const { socket, guard, watched, log } = this;
+    socket.on('message', (data) => {
+      if (!guard.admitMessage(watched)) return;
+      received(String(data)).catch((error: unknown) => {
+        log.error({ err: error }, 'websocket message handling failed');
+        socket.close(CloseCode.InternalServerError, 'Internal server error');
+      });
+    });
+  }
 }
 
 /** The graphql-ws hooks: authentication and the per-key cap at connection_init, operations. */

@@ -31,44 +31,14 @@ export class FrameWriter {
     socket: WebSocket,
     roomToSend: () => boolean,
   ): AsyncGenerator<never, void, undefined> {
-    const iterator = results[Symbol.asyncIterator]();
-    const prefix = Buffer.from(`{"id":${JSON.stringify(operationId)},"type":"next","payload":`);
-    let stopped = false;
-    const stop = async () => {
-      stopped = true;
-      await iterator.return?.();
-    };
-    const writer: AsyncGenerator<never, void, undefined> = {
-      next: async () => {
-        while (!stopped) {
-          const next = await iterator.next();
-          if (next.done) break;
-          if (socket.readyState !== socket.OPEN || !roomToSend()) {
-            await stop();
-            break;
-          }
-          const payload = this.payloadOf(next.value);
-          const frame = Buffer.concat(
-            [prefix, payload, FRAME_END],
-            prefix.length + payload.length + 1,
-          );
-          this.counts.written++;
-          // A send to a peer that just went away fails (EPIPE); its close ends the operation.
-          await new Promise<void>((resolve) => socket.send(frame, TEXT_FRAME, () => resolve()));
-        }
-        return { done: true, value: undefined };
-      },
-      return: async () => {
-        await stop();
-        return { done: true, value: undefined };
-      },
-      throw: async (error) => {
-        await stop();
-        throw error;
-      },
-      [Symbol.asyncIterator]: () => writer,
-    };
-    return writer;
+    return new FrameStream(this, results[Symbol.asyncIterator](), operationId, socket, roomToSend);
+  }
+
+  /** One frame of a result: the prefix of its operation, the shared payload, the brace. */
+  frameOf(prefix: Buffer, result: ExecutionResult): Buffer {
+    const payload = this.payloadOf(result);
+    this.counts.written++;
+    return Buffer.concat([prefix, payload, FRAME_END], prefix.length + payload.length + 1);
   }
 
   /** The payload's UTF-8 bytes, made once: ws would encode a string frame for every socket. */
@@ -81,5 +51,63 @@ export class FrameWriter {
       this.payloads.set(result, payload);
     }
     return payload;
+  }
+}
+
+/**
+ * One operation's frames, as the iterable graphql-ws drains. A class, not an object of closures:
+ * one lives as long as its subscription, idle ones included (each closure of an object literal
+ * is made per operation; run through tsx, whose esbuild keeps function names, each also gets a
+ * property dictionary of about 0.25 KB).
+ */
+class FrameStream implements AsyncGenerator<never, void, undefined> {
+  /** Made at the first frame: an idle subscription may never send one. */
+  private prefix: Buffer | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly writer: FrameWriter,
+    private readonly iterator: AsyncIterator<ExecutionResult>,
+    private readonly operationId: string,
+    private readonly socket: WebSocket,
+    private readonly roomToSend: () => boolean,
+  ) {}
+
+  async next(): Promise<IteratorResult<never, void>> {
+    const { socket } = this;
+    while (!this.stopped) {
+      const next = await this.iterator.next();
+      if (next.done) break;
+      if (socket.readyState !== socket.OPEN || !this.roomToSend()) {
+        await this.stop();
+        break;
+      }
+      this.prefix ??= Buffer.from(
+        `{"id":${JSON.stringify(this.operationId)},"type":"next","payload":`,
+      );
+      const frame = this.writer.frameOf(this.prefix, next.value);
+      // A send to a peer that just went away fails (EPIPE); its close ends the operation.
+      await new Promise<void>((resolve) => socket.send(frame, TEXT_FRAME, () => resolve()));
+    }
+    return { done: true, value: undefined };
+  }
+
+  async return(): Promise<IteratorResult<never, void>> {
+    await this.stop();
+    return { done: true, value: undefined };
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<never, void>> {
+    await this.stop();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<never, void, undefined> {
+    return this;
+  }
+
+  private async stop(): Promise<void> {
+    this.stopped = true;
+    await this.iterator.return?.();
   }
 }

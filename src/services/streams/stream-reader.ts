@@ -1,7 +1,7 @@
 import { Unavailable } from '../../errors.js';
 import type { StreamLog } from '../../infra/backend/types.js';
 import type { StreamEvent } from '../../model.js';
-import { Doorbell } from './abortable.js';
+import { Doorbell, type Stoppable } from './abortable.js';
 
 export interface StreamReaderOptions {
   /** Events read from the log per round trip. */
@@ -105,7 +105,7 @@ export async function* readStream(
   streams: StreamLog,
   messageId: string,
   afterSeq: number,
-  signal: AbortSignal,
+  signal: Stoppable,
   options: StreamReaderOptions = DEFAULT_READER_OPTIONS,
   { drain, probe }: { drain?: AbortSignal; probe?: LogProbe } = {},
 ): AsyncGenerator<StreamEvent, void, undefined> {
@@ -125,27 +125,24 @@ export async function* readStream(
     doorbell.ring();
   });
   let outageSince: number | undefined;
-  const readPage = async (): Promise<StreamEvent[] | undefined> => {
-    try {
-      const page = await streams.read(messageId, lastSeq, options.pageSize);
-      outageSince = undefined;
-      return page;
-    } catch (error) {
-      if (!(error instanceof Unavailable)) throw error;
-      outageSince ??= Date.now();
-      if (Date.now() - outageSince >= options.maxOutageMs) throw error;
-      await doorbell.sleep(OUTAGE_RETRY_MS);
-      return undefined;
-    }
-  };
   try {
     let readLog = true;
     let finalRead = false;
     while (!signal.aborted) {
       if (readLog || live.overflowed) {
         live.clear();
-        const page = await readPage();
-        if (page === undefined) continue;
+        // Read here, not in a helper closure: every idle reader would hold one.
+        let page: StreamEvent[];
+        try {
+          page = await streams.read(messageId, lastSeq, options.pageSize);
+          outageSince = undefined;
+        } catch (error) {
+          if (!(error instanceof Unavailable)) throw error;
+          outageSince ??= Date.now();
+          if (Date.now() - outageSince >= options.maxOutageMs) throw error;
+          await doorbell.sleep(OUTAGE_RETRY_MS);
+          continue;
+        }
         readLog = false;
         for (const event of page) {
           if (event.seq !== lastSeq + 1 || signal.aborted) break;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, StreamLog, Unwatch } from '../../../src/infra/backend/types.js';
 import type { StreamEvent } from '../../../src/model.js';
-import { abortableGenerator } from '../../../src/services/streams/abortable.js';
+import { abortableGenerator, StopSignal } from '../../../src/services/streams/abortable.js';
 import {
   DEFAULT_READER_OPTIONS,
   readStream,
@@ -364,7 +364,7 @@ describe('abortableGenerator', () => {
       try {
         // Waits on something that never happens by itself, only wakes on the signal.
         await new Promise<void>((resolve) => {
-          signal.addEventListener('abort', () => resolve(), { once: true });
+          signal.addEventListener('abort', () => resolve());
           started();
         });
         if (signal.aborted) return;
@@ -381,6 +381,23 @@ describe('abortableGenerator', () => {
     expect(returned).toEqual({ done: true, value: undefined });
     expect(await pending).toEqual({ done: true, value: undefined });
     expect(finallyRan).toBe(true);
+  });
+
+  it('its stop signal tells each listener once, functions and listener objects alike', () => {
+    const signal = new StopSignal();
+    const told: string[] = [];
+    const removed = () => told.push('removed');
+    signal.addEventListener('abort', () => told.push('function'));
+    signal.addEventListener('abort', { handleEvent: () => told.push('object') });
+    signal.addEventListener('abort', removed);
+    signal.removeEventListener('abort', removed);
+
+    signal.abort();
+    signal.abort();
+    signal.addEventListener('abort', () => told.push('late'));
+
+    expect(signal.aborted).toBe(true);
+    expect(told).toEqual(['function', 'object']);
   });
 
   it('passes values through and ends when the inner generator ends', async () => {
