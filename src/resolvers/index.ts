@@ -1,6 +1,7 @@
 import { type GraphQLSchema, specifiedDirectives } from 'graphql';
 import { builder } from '../schema/builder.js';
 import { costDirective, listSizeDirective } from '../schema/cost-directives.js';
+import { resolveNodeIdsInStep } from '../schema/node-ids.js';
 import '../schema/message.js';
 import '../schema/session.js';
 import './admin.js';
@@ -22,9 +23,11 @@ let schema: GraphQLSchema | undefined;
  * replaces graphql's own, so @include, @skip, @deprecated and the rest are named too.
  */
 export function buildSchema(): GraphQLSchema {
-  schema ??= builder.toSchema({
-    sortSchema: true,
-    directives: [...specifiedDirectives, costDirective, listSizeDirective],
-  });
+  schema ??= resolveNodeIdsInStep(
+    builder.toSchema({
+      sortSchema: true,
+      directives: [...specifiedDirectives, costDirective, listSizeDirective],
+    }),
+  );
   return schema;
 }

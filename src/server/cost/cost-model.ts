@@ -263,12 +263,15 @@ class CostWalk {
     if (name.startsWith('__')) return 0;
     const field = fieldOf(parentType, name);
     if (!field) return 0;
+    const { own, listSize, composite, isList } = this.model.weightsOf(field);
+    // A leaf without @cost weighs nothing whatever the result holds: most of a page's fields, so
+    // the measured walk does not look each of them up in the data.
+    if (this.measured && own === 0 && !node.selectionSet) return 0;
     const responseKey = node.alias?.value ?? name;
     if (this.measured) {
       if (!isRecord(parentData) || !(responseKey in parentData)) return 0;
     }
     const data = this.measured ? (parentData as Record<string, unknown>)[responseKey] : undefined;
-    const { own, listSize, composite, isList } = this.model.weightsOf(field);
     // Arguments matter only to a list's size: most fields skip coercing them.
     const slicing = !this.measured && listSize?.slicingArguments?.length;
     if (slicing && node.arguments?.some((argument) => hasVariable(argument.value))) {
