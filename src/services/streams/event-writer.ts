@@ -18,8 +18,21 @@ export const DEFAULT_WRITER_OPTIONS: EventWriterOptions = {
   maxDeltaChars: 16 * 1024,
 };
 
-/** Events per append: big enough to catch up after an outage in few round trips. */
-const MAX_EVENTS_PER_APPEND = 16;
+/**
+ * Events per append: big enough that a burst (the bench's saturation sends 300 tokens at once)
+ * or the catch-up after an outage costs few script calls, small enough that one script stays
+ * short on Redis's single thread.
+ */
+const MAX_EVENTS_PER_APPEND = 64;
+/**
+ * Chunks held (not yet sent) before new text joins the newest held chunk instead of becoming an
+ * event of its own. In normal operation a burst is cut into appends long before this, so every
+ * upstream chunk stays its own delta (readers and clients see one event per token). It only
+ * binds in an outage, where maxBufferedBytes alone would let a megabyte of one-character chunks
+ * become a million events: joining bounds the events (and so the script calls and the readers'
+ * pages) of the catch-up, never the text, which maxBufferedBytes and maxDeltaChars still bound.
+ */
+export const MAX_HELD_CHUNKS = 4096;
 /**
  * Appends of one answer sent before the first is confirmed (one connection keeps them in order).
  * Two keep a paced upstream's tokens one event each; more sent every token of a burst as its
@@ -40,9 +53,10 @@ export class StorageOutageTooLong extends Error {
 }
 
 /**
- * Turns a generation's text chunks into the message's event log. At most one append is in
- * flight: chunks that arrive meanwhile are joined into the next deltas, so a fast upstream over a
- * slow backend sends fewer, larger deltas, never reordered and never dropped.
+ * Turns a generation's text chunks into the message's event log, one delta per chunk (a chunk
+ * longer than maxDeltaChars is cut into several). Chunks that arrive while appends are in flight
+ * wait and go together in the next append, each still its own event, never reordered and never
+ * dropped; only past MAX_HELD_CHUNKS waiting (an outage) are new chunks joined.
  *
  * Appends are retried through a storage outage, and a retried append carries exactly the events
  * of the first try (same seq, same text, same timestamp): the log's append is idempotent for an
@@ -62,7 +76,10 @@ export class EventWriter {
   private sending: { events: StreamEvent[]; done: Promise<void> }[] = [];
   /** Events tried and not confirmed: retried unchanged, alone, before anything else is sent. */
   private inflight: StreamEvent[] | undefined;
-  private pending = '';
+  /** Chunks not yet sent, oldest first; each becomes its own delta. */
+  private pending: string[] = [];
+  /** Index of the first chunk of `pending` not yet sent (shifting an array per event is O(n)). */
+  private pendingHead = 0;
   /** Bytes of text generated and not yet confirmed by the log (pending, sent or retried). */
   private heldBytes = 0;
   private outageSince: number | undefined;
@@ -76,8 +93,9 @@ export class EventWriter {
   ) {}
 
   push(text: string): void {
+    if (text === '') return;
     this.text += text;
-    this.pending += text;
+    this.hold(text);
     this.heldBytes += Buffer.byteLength(text);
     if (this.heldBytes > this.options.maxBufferedBytes && this.failure === undefined) {
       this.failure = new StorageOutageTooLong('the answer outgrew its storage buffer');
@@ -94,7 +112,7 @@ export class EventWriter {
     await this.flushing;
     if (this.failure instanceof StreamLost) throw this.failure;
     if (this.endEvent === undefined) {
-      while (this.inflight || this.pending) await this.appendNext();
+      while (this.inflight || this.hasPending()) await this.appendNext();
       const seq = this.lastSeq + 1;
       this.endEvent = { type: 'end', messageId: this.messageId, seq, status, at: Date.now() };
       this.inflight = [this.endEvent];
@@ -106,15 +124,15 @@ export class EventWriter {
   /**
    * Confirms what was sent, oldest first, sending what is pending whenever there is room; runs
    * while anything is pending or unconfirmed. Appends are pipelined: a token waits for a free
-   * slot, not for the previous append's round trip, so a paced upstream's tokens stay one event
-   * each; text only joins into larger deltas when MAX_APPENDS_IN_FLIGHT appends are waiting.
+   * slot, not for the previous append's round trip; chunks that arrive while
+   * MAX_APPENDS_IN_FLIGHT appends wait go, each its own event, in the next one.
    * After a writer gave up it still confirms what it had sent, for `end` to go on from.
    */
   private async flush(): Promise<void> {
     try {
       while (
         this.sending.length > 0 ||
-        ((this.inflight || this.pending) && this.failure === undefined)
+        ((this.inflight || this.hasPending()) && this.failure === undefined)
       ) {
         try {
           if (this.inflight && this.failure === undefined) await this.appendNext();
@@ -133,7 +151,7 @@ export class EventWriter {
   /** Sends deltas cut from what is pending while fewer than the maximum appends wait. */
   private sendWhileRoom(): void {
     if (this.inflight || this.failure !== undefined) return;
-    while (this.pending && this.sending.length < MAX_APPENDS_IN_FLIGHT) {
+    while (this.hasPending() && this.sending.length < MAX_APPENDS_IN_FLIGHT) {
       const events = this.nextDeltas();
       const done = this.streams.append(this.messageId, events);
       // Awaited in order by confirmOldest; a later one can fail first.
@@ -202,12 +220,34 @@ export class EventWriter {
     }
   }
 
+  private hasPending(): boolean {
+    return this.pendingHead < this.pending.length;
+  }
+
+  /** Holds a chunk for the next append; joined to the newest held one only past MAX_HELD_CHUNKS. */
+  private hold(text: string): void {
+    const held = this.pending.length - this.pendingHead;
+    if (held >= MAX_HELD_CHUNKS) {
+      const last = this.pending.length - 1;
+      this.pending[last] += text;
+      return;
+    }
+    this.pending.push(text);
+  }
+
   private nextDeltas(): StreamEvent[] {
     const events: StreamEvent[] = [];
     const at = Date.now();
-    while (this.pending && events.length < MAX_EVENTS_PER_APPEND) {
-      const text = this.pending.slice(0, cutAt(this.pending, this.options.maxDeltaChars));
-      this.pending = this.pending.slice(text.length);
+    const max = this.options.maxDeltaChars;
+    while (this.hasPending() && events.length < MAX_EVENTS_PER_APPEND) {
+      const chunk = this.pending[this.pendingHead] ?? '';
+      const text = chunk.slice(0, cutAt(chunk, max));
+      if (text.length < chunk.length) {
+        // A chunk over maxDeltaChars (or joined past it in an outage) goes out in pieces.
+        this.pending[this.pendingHead] = chunk.slice(text.length);
+      } else {
+        this.pendingHead += 1;
+      }
       events.push({
         type: 'delta',
         messageId: this.messageId,
@@ -215,6 +255,13 @@ export class EventWriter {
         text,
         at,
       });
+    }
+    if (this.pendingHead === this.pending.length) {
+      this.pending = [];
+      this.pendingHead = 0;
+    } else if (this.pendingHead > 1024) {
+      this.pending = this.pending.slice(this.pendingHead);
+      this.pendingHead = 0;
     }
     this.sentSeq = events.at(-1)?.seq ?? this.sentSeq;
     return events;

@@ -8,6 +8,7 @@ import {
   DEFAULT_WRITER_OPTIONS,
   EventWriter,
   MAX_APPENDS_IN_FLIGHT,
+  MAX_HELD_CHUNKS,
   StorageOutageTooLong,
 } from '../../../src/services/streams/event-writer.js';
 import { until } from '../../support/wait.js';
@@ -76,7 +77,7 @@ const seqs = (events: readonly StreamEvent[]) => events.map((event) => event.seq
 const oneToN = (n: number) => Array.from({ length: n }, (_, index) => index + 1);
 
 describe('EventWriter', () => {
-  it('coalesces chunks pushed while an append is in flight into fewer deltas', async () => {
+  it('keeps each chunk pushed while appends are in flight its own delta, several per append', async () => {
     const messageId = randomUUID();
     const streams = new FaultyStreamLog(backend.streams);
     const writer = new EventWriter(streams, messageId);
@@ -87,9 +88,10 @@ describe('EventWriter', () => {
 
     const events = await readAll(messageId);
     const deltas = events.filter((event) => event.type === 'delta');
-    expect(deltas.length).toBeGreaterThan(0);
-    expect(deltas.length).toBeLessThan(chunks.length);
-    expect(streams.appends).toBe(events.length);
+    // One event per chunk (never joined), but far fewer appends than events.
+    expect(deltas.map((event) => event.type === 'delta' && event.text)).toEqual(chunks);
+    expect(streams.appends).toBeLessThan(events.length / 4);
+    expect(Math.max(...streams.tried.map((batch) => batch.length))).toBeGreaterThan(1);
     expect(deltaText(events)).toBe(chunks.join(''));
     expect(writer.text).toBe(chunks.join(''));
     expect(seqs(events)).toEqual(oneToN(events.length));
@@ -101,11 +103,12 @@ describe('EventWriter', () => {
     });
   });
 
-  it('pipelines appends: chunks pushed while earlier appends wait go out at once, up to the window, and the rest joins', async () => {
+  it('pipelines appends: chunks pushed while earlier appends wait go out at once, up to the window, and the rest follow, each its own delta, in one append', async () => {
     const messageId = randomUUID();
     let waiting = 0;
     let mostWaiting = 0;
     const release: (() => void)[] = [];
+    const appended: number[] = [];
     const held: StreamLog = {
       ...backend.streams,
       append: async (id, events) => {
@@ -113,6 +116,7 @@ describe('EventWriter', () => {
         mostWaiting = Math.max(mostWaiting, waiting);
         await new Promise<void>((resolve) => release.push(resolve));
         waiting--;
+        appended.push(events.length);
         await backend.streams.append(id, events);
       },
     };
@@ -129,11 +133,9 @@ describe('EventWriter', () => {
     await ended;
     const deltas = (await readAll(messageId)).filter((event) => event.type === 'delta');
     expect(mostWaiting).toBe(MAX_APPENDS_IN_FLIGHT);
-    // One delta per chunk sent at once, then what waited for a free slot, joined.
-    expect(deltas.map((event) => event.text)).toEqual([
-      ...chunks.slice(0, MAX_APPENDS_IN_FLIGHT),
-      chunks.slice(MAX_APPENDS_IN_FLIGHT).join(''),
-    ]);
+    // One delta per chunk: those sent at once, then what waited for a free slot, not joined.
+    expect(deltas.map((event) => event.text)).toEqual(chunks);
+    expect(appended[MAX_APPENDS_IN_FLIGHT]).toBe(chunks.length - MAX_APPENDS_IN_FLIGHT);
     expect(deltas.map((event) => event.seq)).toEqual(oneToN(deltas.length));
   });
 
@@ -329,5 +331,34 @@ describe('EventWriter', () => {
       expect.objectContaining({ type: 'end', seq: 2, status: 'FAILED' }),
     ]);
     expect(endSeq).toBe(2);
+  });
+
+  it('during an outage, tiny chunks past MAX_HELD_CHUNKS join, so the catch-up has bounded events and no delta over maxDeltaChars', async () => {
+    const messageId = randomUUID();
+    const streams = new FaultyStreamLog(backend.streams, new Set(), new Set(), 3);
+    const maxDeltaChars = 100;
+    const writer = new EventWriter(streams, messageId, {
+      ...DEFAULT_WRITER_OPTIONS,
+      maxDeltaChars,
+    });
+    const chunks = Array.from({ length: MAX_HELD_CHUNKS * 2 }, (_, index) => String(index % 10));
+
+    for (const chunk of chunks) writer.push(chunk);
+    await writer.end('COMPLETED');
+
+    expect(writer.failure).toBeUndefined();
+    const events = await readAll(messageId);
+    const deltas = events.filter((event) => event.type === 'delta');
+    expect(deltaText(events)).toBe(chunks.join(''));
+    expect(seqs(events)).toEqual(oneToN(events.length));
+    // The chunks already sent, MAX_HELD_CHUNKS held, and the joined rest cut at maxDeltaChars.
+    const joinedChars = chunks.length - MAX_HELD_CHUNKS;
+    expect(deltas.length).toBeLessThanOrEqual(
+      MAX_APPENDS_IN_FLIGHT + MAX_HELD_CHUNKS + Math.ceil(joinedChars / maxDeltaChars),
+    );
+    expect(deltas.length).toBeLessThan(chunks.length);
+    for (const event of deltas) {
+      expect(event.type === 'delta' && event.text.length).toBeLessThanOrEqual(maxDeltaChars);
+    }
   });
 });
