@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../../src/infra/backend/types.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { MessageRecord, SessionRecord, StreamEvent } from '../../src/model.js';
-import { backendCases } from '../support/backends.js';
+import { backendCases, backendFor } from '../support/backends.js';
 import { until } from '../support/wait.js';
 
 /**
@@ -68,19 +67,10 @@ function recorder<T>() {
 }
 
 describe.each(cases)('%s backend', (_kind, backendCase) => {
-  let backend: Backend;
-
-  beforeAll(async () => {
-    backend = await backendCase.create();
-  });
-
-  afterAll(async () => {
-    await backend?.close();
-    await backendCase.cleanup();
-  });
+  const backend = backendFor(backendCase);
 
   it('ping() resolves', async () => {
-    await expect(backend.ping()).resolves.toBeUndefined();
+    await expect(backend().ping()).resolves.toBeUndefined();
   });
 
   describe('sessions', () => {
@@ -88,49 +78,49 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
       const principal = id('principal');
       const first = sessionRecord(principal, { title: 'first' });
       const second = sessionRecord(principal, { title: null });
-      await backend.store.createSession(first);
-      await backend.store.createSession(second);
+      await backend().store.createSession(first);
+      await backend().store.createSession(second);
 
-      const found = await backend.store.getSessions([second.id, id('missing'), first.id]);
+      const found = await backend().store.getSessions([second.id, id('missing'), first.id]);
 
       expect(found).toEqual([second, null, first]);
     });
 
     it('getSessions of no ids is an empty list', async () => {
-      await expect(backend.store.getSessions([])).resolves.toEqual([]);
+      await expect(backend().store.getSessions([])).resolves.toEqual([]);
     });
 
     it('saveSession replaces the stored record', async () => {
       const session = sessionRecord(id('principal'));
-      await backend.store.createSession(session);
+      await backend().store.createSession(session);
       const updated = { ...session, title: 'Renamed', updatedAt: '2024-02-02T00:00:00.000Z' };
 
-      await backend.store.saveSession(updated);
+      await backend().store.saveSession(updated);
 
-      expect(await backend.store.getSessions([session.id])).toEqual([updated]);
+      expect(await backend().store.getSessions([session.id])).toEqual([updated]);
     });
 
     it('saveSession of an unknown session does not create it', async () => {
       const session = sessionRecord(id('principal'));
 
-      await backend.store.saveSession(session);
+      await backend().store.saveSession(session);
 
-      expect(await backend.store.getSessions([session.id])).toEqual([null]);
+      expect(await backend().store.getSessions([session.id])).toEqual([null]);
       expect(
-        await backend.store.listSessions(session.principal, { beforeKey: undefined, limit: 10 }),
+        await backend().store.listSessions(session.principal, { beforeKey: undefined, limit: 10 }),
       ).toEqual([]);
     });
 
     it('listSessions returns a principal’s sessions newest first, paged by beforeKey and limit', async () => {
       const principal = id('principal');
       const sessions = Array.from({ length: 5 }, () => sessionRecord(principal));
-      for (const session of sessions) await backend.store.createSession(session);
+      for (const session of sessions) await backend().store.createSession(session);
       const newestFirst = sessions.map((session) => session.id).reverse();
 
       const pageIds: string[][] = [];
       let beforeKey: number | undefined;
       for (let round = 0; round < 4; round++) {
-        const page = await backend.store.listSessions(principal, { beforeKey, limit: 2 });
+        const page = await backend().store.listSessions(principal, { beforeKey, limit: 2 });
         pageIds.push(page.map((entry) => entry.id));
         if (page.length === 0) break;
         beforeKey = page.at(-1)!.key;
@@ -147,11 +137,11 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
     it('listSessions keys decrease down the list', async () => {
       const principal = id('principal');
       for (let index = 0; index < 3; index++) {
-        await backend.store.createSession(sessionRecord(principal));
+        await backend().store.createSession(sessionRecord(principal));
       }
 
       const keys = (
-        await backend.store.listSessions(principal, { beforeKey: undefined, limit: 10 })
+        await backend().store.listSessions(principal, { beforeKey: undefined, limit: 10 })
       ).map((entry) => entry.key);
 
       expect(keys).toHaveLength(3);
@@ -164,35 +154,35 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
       const bob = id('bob');
       const aliceSession = sessionRecord(alice);
       const bobSessions = [sessionRecord(bob), sessionRecord(bob)];
-      await backend.store.createSession(aliceSession);
-      for (const session of bobSessions) await backend.store.createSession(session);
+      await backend().store.createSession(aliceSession);
+      for (const session of bobSessions) await backend().store.createSession(session);
 
       const page = { beforeKey: undefined, limit: 10 };
-      const aliceIds = (await backend.store.listSessions(alice, page)).map((entry) => entry.id);
-      const bobIds = (await backend.store.listSessions(bob, page)).map((entry) => entry.id);
+      const aliceIds = (await backend().store.listSessions(alice, page)).map((entry) => entry.id);
+      const bobIds = (await backend().store.listSessions(bob, page)).map((entry) => entry.id);
 
       expect(aliceIds).toEqual([aliceSession.id]);
       expect(bobIds).toEqual([bobSessions[1]!.id, bobSessions[0]!.id]);
-      expect(await backend.store.listSessions(id('nobody'), page)).toEqual([]);
+      expect(await backend().store.listSessions(id('nobody'), page)).toEqual([]);
     });
 
     it('deleteSession returns the session’s message ids and removes the session and its messages', async () => {
       const session = sessionRecord(id('principal'));
       const other = sessionRecord(session.principal);
-      await backend.store.createSession(session);
-      await backend.store.createSession(other);
+      await backend().store.createSession(session);
+      await backend().store.createSession(other);
       const messages = [messageRecord(session), messageRecord(session, { role: 'ASSISTANT' })];
-      for (const message of messages) await backend.store.addMessage(message);
+      for (const message of messages) await backend().store.addMessage(message);
       const kept = messageRecord(other);
-      await backend.store.addMessage(kept);
+      await backend().store.addMessage(kept);
 
-      const removed = await backend.store.deleteSession(session.id);
+      const removed = await backend().store.deleteSession(session.id);
 
       expect(removed).toEqual(messages.map((message) => message.id));
-      expect(await backend.store.getSessions([session.id, other.id])).toEqual([null, other]);
-      expect(await backend.store.getMessages([...removed, kept.id])).toEqual([null, null, kept]);
-      expect(await backend.store.countMessages([session.id])).toEqual([0]);
-      const listed = await backend.store.listSessions(session.principal, {
+      expect(await backend().store.getSessions([session.id, other.id])).toEqual([null, other]);
+      expect(await backend().store.getMessages([...removed, kept.id])).toEqual([null, null, kept]);
+      expect(await backend().store.countMessages([session.id])).toEqual([0]);
+      const listed = await backend().store.listSessions(session.principal, {
         beforeKey: undefined,
         limit: 10,
       });
@@ -200,14 +190,14 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
     });
 
     it('deleteSession of an unknown session returns no ids', async () => {
-      await expect(backend.store.deleteSession(id('missing'))).resolves.toEqual([]);
+      await expect(backend().store.deleteSession(id('missing'))).resolves.toEqual([]);
     });
   });
 
   describe('messages', () => {
     it('getMessages returns added messages in the requested order, and null for unknown ids', async () => {
       const session = sessionRecord(id('principal'));
-      await backend.store.createSession(session);
+      await backend().store.createSession(session);
       const question = messageRecord(session);
       const answer = messageRecord(session, {
         role: 'ASSISTANT',
@@ -216,27 +206,27 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
         model: 'gpt-test',
         completedAt: null,
       });
-      await backend.store.addMessage(question);
-      await backend.store.addMessage(answer);
+      await backend().store.addMessage(question);
+      await backend().store.addMessage(answer);
 
-      const found = await backend.store.getMessages([answer.id, id('missing'), question.id]);
+      const found = await backend().store.getMessages([answer.id, id('missing'), question.id]);
 
       expect(found).toEqual([answer, null, question]);
     });
 
     it('getMessages of no ids is an empty list', async () => {
-      await expect(backend.store.getMessages([])).resolves.toEqual([]);
+      await expect(backend().store.getMessages([])).resolves.toEqual([]);
     });
 
     it('saveMessage replaces the stored record', async () => {
       const session = sessionRecord(id('principal'));
-      await backend.store.createSession(session);
+      await backend().store.createSession(session);
       const answer = messageRecord(session, {
         role: 'ASSISTANT',
         content: '',
         status: 'STREAMING',
       });
-      await backend.store.addMessage(answer);
+      await backend().store.addMessage(answer);
       const finished: MessageRecord = {
         ...answer,
         content: 'All done',
@@ -245,31 +235,31 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
         usage: { promptTokens: 3, completionTokens: 2 },
       };
 
-      await backend.store.saveMessage(finished);
+      await backend().store.saveMessage(finished);
 
-      expect(await backend.store.getMessages([answer.id])).toEqual([finished]);
-      expect(await backend.store.countMessages([session.id])).toEqual([1]);
+      expect(await backend().store.getMessages([answer.id])).toEqual([finished]);
+      expect(await backend().store.countMessages([session.id])).toEqual([1]);
     });
 
     it('saveMessage of an unknown message does not create it', async () => {
       const message = messageRecord(sessionRecord(id('principal')));
 
-      await backend.store.saveMessage(message);
+      await backend().store.saveMessage(message);
 
-      expect(await backend.store.getMessages([message.id])).toEqual([null]);
+      expect(await backend().store.getMessages([message.id])).toEqual([null]);
     });
 
     it('countMessages counts each session’s messages, zero for empty or unknown sessions', async () => {
       const busy = sessionRecord(id('principal'));
       const empty = sessionRecord(busy.principal);
-      await backend.store.createSession(busy);
-      await backend.store.createSession(empty);
-      for (let index = 0; index < 3; index++) await backend.store.addMessage(messageRecord(busy));
+      await backend().store.createSession(busy);
+      await backend().store.createSession(empty);
+      for (let index = 0; index < 3; index++) await backend().store.addMessage(messageRecord(busy));
 
-      expect(await backend.store.countMessages([busy.id, empty.id, id('missing')])).toEqual([
+      expect(await backend().store.countMessages([busy.id, empty.id, id('missing')])).toEqual([
         3, 0, 0,
       ]);
-      expect(await backend.store.countMessages([])).toEqual([]);
+      expect(await backend().store.countMessages([])).toEqual([]);
     });
 
     describe('listMessageIds', () => {
@@ -281,31 +271,31 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
       beforeAll(async () => {
         first = sessionRecord(id('principal'));
         second = sessionRecord(first.principal);
-        await backend.store.createSession(first);
-        await backend.store.createSession(second);
+        await backend().store.createSession(first);
+        await backend().store.createSession(second);
         firstIds = [];
         secondIds = [];
         for (let index = 0; index < 6; index++) {
           const message = messageRecord(first);
-          await backend.store.addMessage(message);
+          await backend().store.addMessage(message);
           firstIds.push(message.id);
         }
         for (let index = 0; index < 2; index++) {
           const message = messageRecord(second);
-          await backend.store.addMessage(message);
+          await backend().store.addMessage(message);
           secondIds.push(message.id);
         }
       });
 
       it('returns a page of ids oldest first, from offset, at most limit', async () => {
-        const [page] = await backend.store.listMessageIds([
+        const [page] = await backend().store.listMessageIds([
           { sessionId: first.id, offset: 2, limit: 3 },
         ]);
         expect(page).toEqual(firstIds.slice(2, 5));
       });
 
       it('answers several pages of several sessions in one call, in request order', async () => {
-        const pages = await backend.store.listMessageIds([
+        const pages = await backend().store.listMessageIds([
           { sessionId: first.id, offset: 0, limit: 2 },
           { sessionId: second.id, offset: 0, limit: 10 },
           { sessionId: first.id, offset: 4, limit: 10 },
@@ -314,7 +304,7 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
       });
 
       it('returns an empty page for limit 0, an offset past the end, or an unknown session', async () => {
-        const pages = await backend.store.listMessageIds([
+        const pages = await backend().store.listMessageIds([
           { sessionId: first.id, offset: 0, limit: 0 },
           { sessionId: first.id, offset: 6, limit: 5 },
           { sessionId: id('missing'), offset: 0, limit: 5 },
@@ -324,7 +314,7 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
       });
 
       it('returns no pages for no requests', async () => {
-        await expect(backend.store.listMessageIds([])).resolves.toEqual([]);
+        await expect(backend().store.listMessageIds([])).resolves.toEqual([]);
       });
     });
 
@@ -337,24 +327,24 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
       beforeAll(async () => {
         first = sessionRecord(id('principal'));
         second = sessionRecord(first.principal);
-        await backend.store.createSession(first);
-        await backend.store.createSession(second);
+        await backend().store.createSession(first);
+        await backend().store.createSession(second);
         firstMessages = [];
         secondMessages = [];
         for (let index = 0; index < 6; index++) {
           const message = messageRecord(first);
-          await backend.store.addMessage(message);
+          await backend().store.addMessage(message);
           firstMessages.push(message);
         }
         for (let index = 0; index < 2; index++) {
           const message = messageRecord(second);
-          await backend.store.addMessage(message);
+          await backend().store.addMessage(message);
           secondMessages.push(message);
         }
       });
 
       it('returns a page of records oldest first, from offset, at most limit', async () => {
-        const [page] = await backend.store.listMessages([
+        const [page] = await backend().store.listMessages([
           { sessionId: first.id, offset: 2, limit: 3 },
         ]);
         expect(page).toEqual(firstMessages.slice(2, 5));
@@ -362,19 +352,19 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
 
       it('gives the records as they are saved now, the same as getMessages', async () => {
         const changed = { ...secondMessages[1]!, content: 'edited', status: 'FAILED' as const };
-        await backend.store.saveMessage(changed);
-        const [page] = await backend.store.listMessages([
+        await backend().store.saveMessage(changed);
+        const [page] = await backend().store.listMessages([
           { sessionId: second.id, offset: 0, limit: 10 },
         ]);
         expect(page).toEqual([secondMessages[0], changed]);
         expect(page).toEqual(
-          await backend.store.getMessages(secondMessages.map((message) => message.id)),
+          await backend().store.getMessages(secondMessages.map((message) => message.id)),
         );
         secondMessages[1] = changed;
       });
 
       it('answers several pages of several sessions in one call, in request order', async () => {
-        const pages = await backend.store.listMessages([
+        const pages = await backend().store.listMessages([
           { sessionId: first.id, offset: 0, limit: 2 },
           { sessionId: second.id, offset: 0, limit: 10 },
           { sessionId: first.id, offset: 4, limit: 10 },
@@ -383,7 +373,7 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
       });
 
       it('returns an empty page for limit 0, an offset past the end, or an unknown session', async () => {
-        const pages = await backend.store.listMessages([
+        const pages = await backend().store.listMessages([
           { sessionId: first.id, offset: 0, limit: 0 },
           { sessionId: first.id, offset: 6, limit: 5 },
           { sessionId: id('missing'), offset: 0, limit: 5 },
@@ -394,13 +384,13 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
 
       it('leaves out the messages of a deleted session and returns no pages for no requests', async () => {
         const gone = sessionRecord(first.principal);
-        await backend.store.createSession(gone);
-        await backend.store.addMessage(messageRecord(gone));
-        await backend.store.deleteSession(gone.id);
+        await backend().store.createSession(gone);
+        await backend().store.addMessage(messageRecord(gone));
+        await backend().store.deleteSession(gone.id);
         await expect(
-          backend.store.listMessages([{ sessionId: gone.id, offset: 0, limit: 5 }]),
+          backend().store.listMessages([{ sessionId: gone.id, offset: 0, limit: 5 }]),
         ).resolves.toEqual([[]]);
-        await expect(backend.store.listMessages([])).resolves.toEqual([]);
+        await expect(backend().store.listMessages([])).resolves.toEqual([]);
       });
     });
   });
@@ -409,49 +399,49 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
     it('the first claim succeeds; a second holder is refused and told who holds it', async () => {
       const sessionId = id('session');
 
-      expect(await backend.store.claimSession(sessionId, 'gen-a', 60_000)).toBeNull();
-      expect(await backend.store.claimSession(sessionId, 'gen-b', 60_000)).toBe('gen-a');
+      expect(await backend().store.claimSession(sessionId, 'gen-a', 60_000)).toBeNull();
+      expect(await backend().store.claimSession(sessionId, 'gen-b', 60_000)).toBe('gen-a');
     });
 
     it('the holder may claim again', async () => {
       const sessionId = id('session');
-      await backend.store.claimSession(sessionId, 'gen-a', 60_000);
+      await backend().store.claimSession(sessionId, 'gen-a', 60_000);
 
-      expect(await backend.store.claimSession(sessionId, 'gen-a', 60_000)).toBeNull();
-      expect(await backend.store.claimSession(sessionId, 'gen-b', 60_000)).toBe('gen-a');
+      expect(await backend().store.claimSession(sessionId, 'gen-a', 60_000)).toBeNull();
+      expect(await backend().store.claimSession(sessionId, 'gen-b', 60_000)).toBe('gen-a');
     });
 
     it('releaseSession by the holder frees the session for another holder', async () => {
       const sessionId = id('session');
-      await backend.store.claimSession(sessionId, 'gen-a', 60_000);
+      await backend().store.claimSession(sessionId, 'gen-a', 60_000);
 
-      await backend.store.releaseSession(sessionId, 'gen-a');
+      await backend().store.releaseSession(sessionId, 'gen-a');
 
-      expect(await backend.store.claimSession(sessionId, 'gen-b', 60_000)).toBeNull();
+      expect(await backend().store.claimSession(sessionId, 'gen-b', 60_000)).toBeNull();
     });
 
     it('releaseSession by someone else than the holder changes nothing', async () => {
       const sessionId = id('session');
-      await backend.store.claimSession(sessionId, 'gen-a', 60_000);
+      await backend().store.claimSession(sessionId, 'gen-a', 60_000);
 
-      await backend.store.releaseSession(sessionId, 'gen-b');
+      await backend().store.releaseSession(sessionId, 'gen-b');
 
-      expect(await backend.store.claimSession(sessionId, 'gen-b', 60_000)).toBe('gen-a');
+      expect(await backend().store.claimSession(sessionId, 'gen-b', 60_000)).toBe('gen-a');
     });
 
     it('claims are per session', async () => {
-      await backend.store.claimSession(id('session'), 'gen-a', 60_000);
+      await backend().store.claimSession(id('session'), 'gen-a', 60_000);
 
-      expect(await backend.store.claimSession(id('session'), 'gen-b', 60_000)).toBeNull();
+      expect(await backend().store.claimSession(id('session'), 'gen-b', 60_000)).toBeNull();
     });
 
     it('a claim expires after its ttl', async () => {
       const sessionId = id('session');
-      await backend.store.claimSession(sessionId, 'gen-a', 150);
-      expect(await backend.store.claimSession(sessionId, 'gen-b', 60_000)).toBe('gen-a');
+      await backend().store.claimSession(sessionId, 'gen-a', 150);
+      expect(await backend().store.claimSession(sessionId, 'gen-b', 60_000)).toBe('gen-a');
 
       await until(
-        async () => (await backend.store.claimSession(sessionId, 'gen-b', 60_000)) === null,
+        async () => (await backend().store.claimSession(sessionId, 'gen-b', 60_000)) === null,
         {
           timeoutMs: 3_000,
           intervalMs: 20,
@@ -459,7 +449,7 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
         },
       );
 
-      expect(await backend.store.claimSession(sessionId, 'gen-a', 60_000)).toBe('gen-b');
+      expect(await backend().store.claimSession(sessionId, 'gen-a', 60_000)).toBe('gen-b');
     });
   });
 
@@ -469,10 +459,10 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
 
     it('lists only leases that ended before now, oldest first', async () => {
       const [old, older, live] = [id('message'), id('message'), id('message')];
-      await backend.store.leaseGeneration(old, now - 10);
-      await backend.store.leaseGeneration(older, now - 20);
-      await backend.store.leaseGeneration(live, now + 1_000);
-      const expired = await backend.store.expiredGenerations(now, 1_000);
+      await backend().store.leaseGeneration(old, now - 10);
+      await backend().store.leaseGeneration(older, now - 20);
+      await backend().store.leaseGeneration(live, now + 1_000);
+      const expired = await backend().store.expiredGenerations(now, 1_000);
       expect(expired.filter((messageId) => [old, older, live].includes(messageId))).toEqual([
         older,
         old,
@@ -481,57 +471,57 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
 
     it('a renewed lease is no longer expired and cannot be taken', async () => {
       const messageId = id('message');
-      await backend.store.leaseGeneration(messageId, now - 10);
-      await backend.store.leaseGeneration(messageId, now + 10_000);
-      expect(await backend.store.expiredGenerations(now, 1_000)).not.toContain(messageId);
-      expect(await backend.store.takeExpiredGeneration(messageId, now)).toBe(false);
+      await backend().store.leaseGeneration(messageId, now - 10);
+      await backend().store.leaseGeneration(messageId, now + 10_000);
+      expect(await backend().store.expiredGenerations(now, 1_000)).not.toContain(messageId);
+      expect(await backend().store.takeExpiredGeneration(messageId, now)).toBe(false);
     });
 
     it('an expired lease is taken by exactly one caller', async () => {
       const messageId = id('message');
-      await backend.store.leaseGeneration(messageId, now - 10);
+      await backend().store.leaseGeneration(messageId, now - 10);
       const takes = await Promise.all([
-        backend.store.takeExpiredGeneration(messageId, now),
-        backend.store.takeExpiredGeneration(messageId, now),
-        backend.store.takeExpiredGeneration(messageId, now),
+        backend().store.takeExpiredGeneration(messageId, now),
+        backend().store.takeExpiredGeneration(messageId, now),
+        backend().store.takeExpiredGeneration(messageId, now),
       ]);
       expect(takes.filter(Boolean)).toHaveLength(1);
-      expect(await backend.store.expiredGenerations(now, 1_000)).not.toContain(messageId);
+      expect(await backend().store.expiredGenerations(now, 1_000)).not.toContain(messageId);
     });
 
     it('an ended lease is never listed', async () => {
       const messageId = id('message');
-      await backend.store.leaseGeneration(messageId, now - 10);
-      await backend.store.endGenerationLease(messageId);
-      expect(await backend.store.expiredGenerations(now, 1_000)).not.toContain(messageId);
-      expect(await backend.store.takeExpiredGeneration(messageId, now)).toBe(false);
+      await backend().store.leaseGeneration(messageId, now - 10);
+      await backend().store.endGenerationLease(messageId);
+      expect(await backend().store.expiredGenerations(now, 1_000)).not.toContain(messageId);
+      expect(await backend().store.takeExpiredGeneration(messageId, now)).toBe(false);
     });
   });
 
   describe('stream log', () => {
     it('an append that skips a seq is rejected and leaves the log as it was', async () => {
       const messageId = id('message');
-      await backend.streams.append(messageId, [delta(messageId, 1)]);
+      await backend().streams.append(messageId, [delta(messageId, 1)]);
 
-      await expect(backend.streams.append(messageId, [delta(messageId, 3)])).rejects.toThrow(
+      await expect(backend().streams.append(messageId, [delta(messageId, 3)])).rejects.toThrow(
         /SEQ_CONFLICT/,
       );
       const fresh = id('message');
-      await expect(backend.streams.append(fresh, [delta(fresh, 2)])).rejects.toThrow(
+      await expect(backend().streams.append(fresh, [delta(fresh, 2)])).rejects.toThrow(
         /SEQ_CONFLICT/,
       );
 
-      expect(await backend.streams.read(messageId, 0, 10)).toEqual([delta(messageId, 1)]);
-      expect(await backend.streams.read(fresh, 0, 10)).toEqual([]);
+      expect(await backend().streams.read(messageId, 0, 10)).toEqual([delta(messageId, 1)]);
+      expect(await backend().streams.read(fresh, 0, 10)).toEqual([]);
     });
 
     it('an append is all or nothing: a bad seq in a batch stores none of it', async () => {
       const messageId = id('message');
-      await backend.streams.append(messageId, [delta(messageId, 1)]);
+      await backend().streams.append(messageId, [delta(messageId, 1)]);
       await expect(
-        backend.streams.append(messageId, [delta(messageId, 2), delta(messageId, 2)]),
+        backend().streams.append(messageId, [delta(messageId, 2), delta(messageId, 2)]),
       ).rejects.toThrow(/SEQ_CONFLICT/);
-      expect(await backend.streams.read(messageId, 0, 10)).toEqual([delta(messageId, 1)]);
+      expect(await backend().streams.read(messageId, 0, 10)).toEqual([delta(messageId, 1)]);
     });
 
     it('read returns the appended events in seq order', async () => {
@@ -542,64 +532,64 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
         delta(messageId, 3),
         endEvent(messageId, 4),
       ];
-      await backend.streams.append(messageId, events.slice(0, 1));
-      await backend.streams.append(messageId, events.slice(1));
+      await backend().streams.append(messageId, events.slice(0, 1));
+      await backend().streams.append(messageId, events.slice(1));
 
-      expect(await backend.streams.read(messageId, 0, 100)).toEqual(events);
+      expect(await backend().streams.read(messageId, 0, 100)).toEqual(events);
     });
 
     it('read returns only events after afterSeq, at most limit', async () => {
       const messageId = id('message');
       const events = [1, 2, 3, 4, 5].map((seq) => delta(messageId, seq));
-      await backend.streams.append(messageId, events);
+      await backend().streams.append(messageId, events);
 
-      expect(await backend.streams.read(messageId, 2, 100)).toEqual(events.slice(2));
-      expect(await backend.streams.read(messageId, 1, 2)).toEqual(events.slice(1, 3));
-      expect(await backend.streams.read(messageId, 5, 100)).toEqual([]);
+      expect(await backend().streams.read(messageId, 2, 100)).toEqual(events.slice(2));
+      expect(await backend().streams.read(messageId, 1, 2)).toEqual(events.slice(1, 3));
+      expect(await backend().streams.read(messageId, 5, 100)).toEqual([]);
     });
 
     it('tells the newest seq of a log, 0 for an empty one', async () => {
       const messageId = id('message');
-      await expect(backend.streams.newestSeq(messageId)).resolves.toBe(0);
-      await backend.streams.append(messageId, [delta(messageId, 1), delta(messageId, 2)]);
-      await expect(backend.streams.newestSeq(messageId)).resolves.toBe(2);
-      await backend.streams.remove([messageId]);
-      await expect(backend.streams.newestSeq(messageId)).resolves.toBe(0);
+      await expect(backend().streams.newestSeq(messageId)).resolves.toBe(0);
+      await backend().streams.append(messageId, [delta(messageId, 1), delta(messageId, 2)]);
+      await expect(backend().streams.newestSeq(messageId)).resolves.toBe(2);
+      await backend().streams.remove([messageId]);
+      await expect(backend().streams.newestSeq(messageId)).resolves.toBe(0);
     });
 
     it('read of an unknown message is empty', async () => {
-      await expect(backend.streams.read(id('message'), 0, 100)).resolves.toEqual([]);
+      await expect(backend().streams.read(id('message'), 0, 100)).resolves.toEqual([]);
     });
 
     it('logs are per message', async () => {
       const first = id('message');
       const second = id('message');
-      await backend.streams.append(first, [delta(first, 1, 'first')]);
-      await backend.streams.append(second, [delta(second, 1, 'second')]);
+      await backend().streams.append(first, [delta(first, 1, 'first')]);
+      await backend().streams.append(second, [delta(second, 1, 'second')]);
 
-      expect(await backend.streams.read(first, 0, 10)).toEqual([delta(first, 1, 'first')]);
-      expect(await backend.streams.read(second, 0, 10)).toEqual([delta(second, 1, 'second')]);
+      expect(await backend().streams.read(first, 0, 10)).toEqual([delta(first, 1, 'first')]);
+      expect(await backend().streams.read(second, 0, 10)).toEqual([delta(second, 1, 'second')]);
     });
 
     it('an append that repeats a seq is rejected, leaves the log as it was and announces nothing', async () => {
       const messageId = id('message');
       const heard = recorder<StreamEvent>();
-      await backend.streams.append(messageId, [delta(messageId, 1), delta(messageId, 2)]);
-      const unwatch = await backend.streams.watch(messageId, heard.push);
+      await backend().streams.append(messageId, [delta(messageId, 1), delta(messageId, 2)]);
+      const unwatch = await backend().streams.watch(messageId, heard.push);
       try {
         await expect(
-          backend.streams.append(messageId, [delta(messageId, 2, 'again')]),
+          backend().streams.append(messageId, [delta(messageId, 2, 'again')]),
         ).rejects.toThrow();
         await expect(
-          backend.streams.append(messageId, [delta(messageId, 1, 'older')]),
+          backend().streams.append(messageId, [delta(messageId, 1, 'older')]),
         ).rejects.toThrow();
-        expect(await backend.streams.read(messageId, 0, 10)).toEqual([
+        expect(await backend().streams.read(messageId, 0, 10)).toEqual([
           delta(messageId, 1),
           delta(messageId, 2),
         ]);
 
         // Announcements keep their order: if a rejected event had been announced, it came first.
-        await backend.streams.append(messageId, [delta(messageId, 3)]);
+        await backend().streams.append(messageId, [delta(messageId, 3)]);
         await heard.until((items) => items.length >= 1, 'the announcement of seq 3');
         expect(heard.items).toEqual([delta(messageId, 3)]);
       } finally {
@@ -610,7 +600,7 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
     it('watch announces appended events in order', async () => {
       const messageId = id('message');
       const heard = recorder<StreamEvent>();
-      const unwatch = await backend.streams.watch(messageId, heard.push);
+      const unwatch = await backend().streams.watch(messageId, heard.push);
       try {
         const events = [
           delta(messageId, 1),
@@ -618,9 +608,9 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
           delta(messageId, 3),
           endEvent(messageId, 4),
         ];
-        await backend.streams.append(messageId, events.slice(0, 1));
-        await backend.streams.append(messageId, events.slice(1, 3));
-        await backend.streams.append(messageId, events.slice(3));
+        await backend().streams.append(messageId, events.slice(0, 1));
+        await backend().streams.append(messageId, events.slice(1, 3));
+        await backend().streams.append(messageId, events.slice(3));
 
         await heard.until((items) => items.length >= 4, 'four announcements');
         expect(heard.items).toEqual(events);
@@ -633,10 +623,10 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
       const watched = id('message');
       const other = id('message');
       const heard = recorder<StreamEvent>();
-      const unwatch = await backend.streams.watch(watched, heard.push);
+      const unwatch = await backend().streams.watch(watched, heard.push);
       try {
-        await backend.streams.append(other, [delta(other, 1)]);
-        await backend.streams.append(watched, [delta(watched, 1)]);
+        await backend().streams.append(other, [delta(other, 1)]);
+        await backend().streams.append(watched, [delta(watched, 1)]);
 
         await heard.until((items) => items.length >= 1, 'one announcement');
         expect(heard.items).toEqual([delta(watched, 1)]);
@@ -649,14 +639,14 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
       const messageId = id('message');
       const stopped = recorder<StreamEvent>();
       const still = recorder<StreamEvent>();
-      const unwatchStopped = await backend.streams.watch(messageId, stopped.push);
-      const unwatchStill = await backend.streams.watch(messageId, still.push);
+      const unwatchStopped = await backend().streams.watch(messageId, stopped.push);
+      const unwatchStill = await backend().streams.watch(messageId, still.push);
       try {
-        await backend.streams.append(messageId, [delta(messageId, 1)]);
+        await backend().streams.append(messageId, [delta(messageId, 1)]);
         await stopped.until((items) => items.length >= 1, 'the first announcement');
 
         await unwatchStopped();
-        await backend.streams.append(messageId, [delta(messageId, 2)]);
+        await backend().streams.append(messageId, [delta(messageId, 2)]);
         await still.until((items) => items.length >= 2, 'the second announcement');
 
         expect(stopped.items).toEqual([delta(messageId, 1)]);
@@ -669,18 +659,21 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
     it('remove deletes the given logs and leaves the others', async () => {
       const [first, second, kept] = [id('message'), id('message'), id('message')];
       for (const messageId of [first, second, kept]) {
-        await backend.streams.append(messageId, [delta(messageId, 1), endEvent(messageId, 2)]);
+        await backend().streams.append(messageId, [delta(messageId, 1), endEvent(messageId, 2)]);
       }
 
-      await backend.streams.remove([first, second, id('missing')]);
+      await backend().streams.remove([first, second, id('missing')]);
 
-      expect(await backend.streams.read(first, 0, 10)).toEqual([]);
-      expect(await backend.streams.read(second, 0, 10)).toEqual([]);
-      expect(await backend.streams.read(kept, 0, 10)).toEqual([delta(kept, 1), endEvent(kept, 2)]);
+      expect(await backend().streams.read(first, 0, 10)).toEqual([]);
+      expect(await backend().streams.read(second, 0, 10)).toEqual([]);
+      expect(await backend().streams.read(kept, 0, 10)).toEqual([
+        delta(kept, 1),
+        endEvent(kept, 2),
+      ]);
     });
 
     it('remove of no ids does nothing', async () => {
-      await expect(backend.streams.remove([])).resolves.toBeUndefined();
+      await expect(backend().streams.remove([])).resolves.toBeUndefined();
     });
   });
 
@@ -689,10 +682,10 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
       const messageId = id('message');
       const first = recorder<string>();
       const second = recorder<string>();
-      const unsubscribeFirst = await backend.control.onCancel(first.push);
-      const unsubscribeSecond = await backend.control.onCancel(second.push);
+      const unsubscribeFirst = await backend().control.onCancel(first.push);
+      const unsubscribeSecond = await backend().control.onCancel(second.push);
       try {
-        await backend.control.publishCancel(messageId);
+        await backend().control.publishCancel(messageId);
 
         await first.until((items) => items.includes(messageId), 'the first handler');
         await second.until((items) => items.includes(messageId), 'the second handler');
@@ -707,14 +700,14 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
       const after = id('message');
       const stopped = recorder<string>();
       const still = recorder<string>();
-      const unsubscribeStopped = await backend.control.onCancel(stopped.push);
-      const unsubscribeStill = await backend.control.onCancel(still.push);
+      const unsubscribeStopped = await backend().control.onCancel(stopped.push);
+      const unsubscribeStill = await backend().control.onCancel(still.push);
       try {
-        await backend.control.publishCancel(before);
+        await backend().control.publishCancel(before);
         await stopped.until((items) => items.includes(before), 'the first cancel');
 
         await unsubscribeStopped();
-        await backend.control.publishCancel(after);
+        await backend().control.publishCancel(after);
         await still.until((items) => items.includes(after), 'the second cancel');
 
         expect(stopped.items).toContain(before);

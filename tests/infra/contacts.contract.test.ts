@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryContactStore } from '../../src/infra/backend/memory-contacts.js';
-import type { Backend } from '../../src/infra/backend/types.js';
 import type { ContactRecord } from '../../src/model.js';
 import { isContactListKey } from '../../src/model.js';
-import { backendCases } from '../support/backends.js';
+import { backendCases, backendFor } from '../support/backends.js';
 
 let next = 0;
 const contact = (): ContactRecord => {
@@ -19,33 +18,25 @@ const contact = (): ContactRecord => {
 
 /** The contact list's rules, the same on both backends (each case has a store of its own). */
 describe.each(backendCases())('the %s contact store', (_name, backendCase) => {
-  let backend: Backend;
-
-  beforeAll(async () => {
-    backend = await backendCase.create();
-  });
-  afterAll(async () => {
-    await backend.close();
-    await backendCase.cleanup();
-  });
+  const backend = backendFor(backendCase);
 
   it('is empty at first', async () => {
-    expect(await backend.contacts.list({ beforeKey: undefined, limit: 10 })).toEqual([]);
+    expect(await backend().contacts.list({ beforeKey: undefined, limit: 10 })).toEqual([]);
   });
 
   it('lists newest first, as stored, with keys a page continues strictly after', async () => {
     const stored = [contact(), contact(), contact()];
-    for (const record of stored) await backend.contacts.add(record);
-    const page = await backend.contacts.list({ beforeKey: undefined, limit: 2 });
+    for (const record of stored) await backend().contacts.add(record);
+    const page = await backend().contacts.list({ beforeKey: undefined, limit: 2 });
     expect(page.map((entry) => entry.contact)).toEqual([stored[2], stored[1]]);
     for (const entry of page) expect(isContactListKey(entry.key)).toBe(true);
-    const rest = await backend.contacts.list({ beforeKey: page[1]!.key, limit: 10 });
+    const rest = await backend().contacts.list({ beforeKey: page[1]!.key, limit: 10 });
     expect(rest.map((entry) => entry.contact)).toEqual([stored[0]]);
-    expect(await backend.contacts.list({ beforeKey: rest[0]!.key, limit: 10 })).toEqual([]);
+    expect(await backend().contacts.list({ beforeKey: rest[0]!.key, limit: 10 })).toEqual([]);
   });
 
   it('a limit of 0 lists nothing', async () => {
-    expect(await backend.contacts.list({ beforeKey: undefined, limit: 0 })).toEqual([]);
+    expect(await backend().contacts.list({ beforeKey: undefined, limit: 0 })).toEqual([]);
   });
 });
 

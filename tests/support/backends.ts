@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
 import { createMemoryBackend } from '../../src/infra/backend/memory.js';
 import { createRedisBackend } from '../../src/infra/backend/redis/index.js';
 import type { Backend } from '../../src/infra/backend/types.js';
@@ -38,4 +39,23 @@ export function backendCases(): [string, BackendCase][] {
       },
     ],
   ];
+}
+
+/**
+ * The case's backend for the tests of the `describe` this is called in: created before them,
+ * closed and its keys deleted after.
+ */
+export function backendFor(backendCase: BackendCase): () => Backend {
+  let backend: Backend | undefined;
+  beforeAll(async () => {
+    backend = await backendCase.create();
+  });
+  afterAll(async () => {
+    await backend?.close();
+    await backendCase.cleanup();
+  });
+  return () => {
+    if (!backend) throw new Error('the backend is used before its suite started');
+    return backend;
+  };
 }

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../../../src/infra/backend/types.js';
+import { describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../../../src/model.js';
 import { EventWriter } from '../../../src/services/streams/event-writer.js';
-import { backendCases } from '../../support/backends.js';
+import { backendCases, backendFor } from '../../support/backends.js';
 import { until } from '../../support/wait.js';
 
 /**
@@ -13,28 +12,19 @@ import { until } from '../../support/wait.js';
  * they used to be joined into one larger delta.
  */
 describe.each(backendCases())('EventWriter on the %s backend', (_kind, backendCase) => {
-  let backend: Backend;
-
-  beforeAll(async () => {
-    backend = await backendCase.create();
-  });
-
-  afterAll(async () => {
-    await backend?.close();
-    await backendCase.cleanup();
-  });
+  const backend = backendFor(backendCase);
 
   it('a burst of chunks becomes one delta per chunk, in the log and on the live channel', async () => {
     const messageId = randomUUID();
     const watched: StreamEvent[] = [];
-    const unwatch = await backend.streams.watch(messageId, (event) => watched.push(event));
-    const writer = new EventWriter(backend.streams, messageId);
+    const unwatch = await backend().streams.watch(messageId, (event) => watched.push(event));
+    const writer = new EventWriter(backend().streams, messageId);
     const chunks = Array.from({ length: 300 }, (_, index) => `t${index} `);
 
     for (const chunk of chunks) writer.push(chunk);
     const endSeq = await writer.end('COMPLETED');
 
-    const logged = await backend.streams.read(messageId, 0, 10_000);
+    const logged = await backend().streams.read(messageId, 0, 10_000);
     const texts = (events: StreamEvent[]) =>
       events.flatMap((event) => (event.type === 'delta' ? [event.text] : []));
     expect(texts(logged)).toEqual(chunks);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend, StreamLog, Unwatch } from '../../../src/infra/backend/types.js';
+import { describe, expect, it } from 'vitest';
+import type { StreamLog, Unwatch } from '../../../src/infra/backend/types.js';
 import type { StreamEvent } from '../../../src/model.js';
 import { abortableGenerator, StopSignal } from '../../../src/services/streams/abortable.js';
 import {
@@ -8,7 +8,7 @@ import {
   readStream,
   type StreamReaderOptions,
 } from '../../../src/services/streams/stream-reader.js';
-import { backendCases } from '../../support/backends.js';
+import { backendCases, backendFor } from '../../support/backends.js';
 
 /** Long enough that only a live announcement (or the log read it triggers) can move a reader. */
 const NO_IDLE_POLL: StreamReaderOptions = {
@@ -103,20 +103,11 @@ class TappedStreamLog implements StreamLog {
 }
 
 describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) => {
-  let backend: Backend;
-
-  beforeAll(async () => {
-    backend = await backendCase.create();
-  });
-
-  afterAll(async () => {
-    await backend?.close();
-    await backendCase.cleanup();
-  });
+  const backend = backendFor(backendCase);
 
   /** Appends events one append at a time, as a generation does. */
   async function appendEach(messageId: string, events: readonly StreamEvent[]): Promise<void> {
-    for (const event of events) await backend.streams.append(messageId, [event]);
+    for (const event of events) await backend().streams.append(messageId, [event]);
   }
 
   /** Resolves once `streams` has announced `seq` to a watcher registered now (i.e. after any earlier one). */
@@ -125,7 +116,7 @@ describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) =
     const done = new Promise<void>((resolve) => {
       heard = resolve;
     });
-    const unwatch = await backend.streams.watch(messageId, (event) => {
+    const unwatch = await backend().streams.watch(messageId, (event) => {
       if (event.seq >= seq) heard();
     });
     return async () => {
@@ -140,7 +131,9 @@ describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) =
     await appendEach(messageId, events);
 
     const read = await withDeadline(
-      drain(readStream(backend.streams, messageId, 0, new AbortController().signal, NO_IDLE_POLL)),
+      drain(
+        readStream(backend().streams, messageId, 0, new AbortController().signal, NO_IDLE_POLL),
+      ),
       'the late reader',
     );
 
@@ -151,7 +144,7 @@ describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) =
     const messageId = randomUUID();
     const events = streamOf(messageId, 10);
     await appendEach(messageId, events);
-    const streams = new TappedStreamLog(backend.streams);
+    const streams = new TappedStreamLog(backend().streams);
 
     const read = await withDeadline(
       drain(
@@ -169,14 +162,16 @@ describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) =
 
   it('the reader stops at the end event even when the log holds more', async () => {
     const messageId = randomUUID();
-    await backend.streams.append(messageId, [
+    await backend().streams.append(messageId, [
       delta(messageId, 1),
       endEvent(messageId, 2),
       delta(messageId, 3),
     ]);
 
     const read = await withDeadline(
-      drain(readStream(backend.streams, messageId, 0, new AbortController().signal, NO_IDLE_POLL)),
+      drain(
+        readStream(backend().streams, messageId, 0, new AbortController().signal, NO_IDLE_POLL),
+      ),
       'the reader',
     );
 
@@ -186,7 +181,7 @@ describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) =
   it('a reader that starts before the first append gets every event once, in order, live', async () => {
     const messageId = randomUUID();
     const events = streamOf(messageId, 20);
-    const streams = new TappedStreamLog(backend.streams);
+    const streams = new TappedStreamLog(backend().streams);
     const reading = drain(
       readStream(streams, messageId, 0, new AbortController().signal, NO_IDLE_POLL),
     );
@@ -201,7 +196,7 @@ describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) =
     const messageId = randomUUID();
     const events = streamOf(messageId, 12);
     await appendEach(messageId, events.slice(0, 6));
-    const streams = new TappedStreamLog(backend.streams);
+    const streams = new TappedStreamLog(backend().streams);
     const reading = drain(
       readStream(streams, messageId, 0, new AbortController().signal, NO_IDLE_POLL),
     );
@@ -218,7 +213,9 @@ describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) =
     await appendEach(messageId, events);
 
     const read = await withDeadline(
-      drain(readStream(backend.streams, messageId, 4, new AbortController().signal, NO_IDLE_POLL)),
+      drain(
+        readStream(backend().streams, messageId, 4, new AbortController().signal, NO_IDLE_POLL),
+      ),
       'the resuming reader',
     );
 
@@ -228,8 +225,8 @@ describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) =
   it('a reader whose live buffer overflows re-reads the log and still yields every event once', async () => {
     const messageId = randomUUID();
     const events = streamOf(messageId, 30);
-    await backend.streams.append(messageId, [events[0]!]);
-    const streams = new TappedStreamLog(backend.streams);
+    await backend().streams.append(messageId, [events[0]!]);
+    const streams = new TappedStreamLog(backend().streams);
     const reader = readStream(streams, messageId, 0, new AbortController().signal, {
       ...NO_IDLE_POLL,
       liveBufferLimit: 2,
@@ -260,8 +257,8 @@ describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) =
       })),
       endEvent(messageId, 9),
     ];
-    await backend.streams.append(messageId, [events[0]!]);
-    const streams = new TappedStreamLog(backend.streams);
+    await backend().streams.append(messageId, [events[0]!]);
+    const streams = new TappedStreamLog(backend().streams);
     const reader = readStream(streams, messageId, 0, new AbortController().signal, {
       ...NO_IDLE_POLL,
       liveBufferLimit: 10_000,
@@ -287,7 +284,7 @@ describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) =
     const messageId = randomUUID();
     const events = streamOf(messageId, 5);
     // The tail of the stream is never announced: no later event reveals the gap.
-    const streams = new TappedStreamLog(backend.streams, (event) => event.seq >= 4);
+    const streams = new TappedStreamLog(backend().streams, (event) => event.seq >= 4);
     const reader = readStream(streams, messageId, 0, new AbortController().signal, {
       ...NO_IDLE_POLL,
       idlePollMs: 25,
@@ -304,8 +301,8 @@ describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) =
 
   it('aborting the signal ends a waiting reader and unwatches', async () => {
     const messageId = randomUUID();
-    await backend.streams.append(messageId, [delta(messageId, 1)]);
-    const streams = new TappedStreamLog(backend.streams);
+    await backend().streams.append(messageId, [delta(messageId, 1)]);
+    const streams = new TappedStreamLog(backend().streams);
     const controller = new AbortController();
     const reader = readStream(streams, messageId, 0, controller.signal, NO_IDLE_POLL);
     expect((await withDeadline(reader.next(), 'the first event')).value).toEqual(
@@ -325,7 +322,7 @@ describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) =
   it('a reader unwatches when it reaches the end', async () => {
     const messageId = randomUUID();
     await appendEach(messageId, streamOf(messageId, 2));
-    const streams = new TappedStreamLog(backend.streams);
+    const streams = new TappedStreamLog(backend().streams);
 
     await withDeadline(
       drain(readStream(streams, messageId, 0, new AbortController().signal, NO_IDLE_POLL)),
@@ -338,7 +335,7 @@ describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) =
 
   it('abortableGenerator: return() ends a reader parked in a wait, and it unwatches', async () => {
     const messageId = randomUUID();
-    const streams = new TappedStreamLog(backend.streams);
+    const streams = new TappedStreamLog(backend().streams);
     const reader = abortableGenerator((signal) =>
       readStream(streams, messageId, 0, signal, NO_IDLE_POLL),
     );
