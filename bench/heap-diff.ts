@@ -1,12 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stopAllChildren } from './harness/children.js';
-import { createAgent } from './harness/graphql-http.js';
-import { createSession, sendMessage } from './harness/parley-api.js';
-import { encodePrompt } from './harness/prompt.js';
+import { startHeldAnswers } from './harness/parley-api.js';
 import type { StreamSource } from './harness/stream-client.js';
 import { SubscriberFleet, waitForSubscriptions } from './harness/subscriber-fleet.js';
 import type { ProbeMethods } from './harness/target-probe.js';
@@ -76,29 +73,14 @@ async function tally(path: string): Promise<Map<string, { count: number; bytes: 
   return totals;
 }
 
-async function sources(target: ServerTarget<ProbeMethods>, upstreamBaseURL: string) {
+async function sources(target: ServerTarget<ProbeMethods>): Promise<StreamSource[]> {
   if (values.target === 'bare') {
     return Array.from(
       { length: STREAMS },
       (_unused, index): StreamSource => ({ kind: 'bare', streamId: `heap-${index}` }),
     );
   }
-  void upstreamBaseURL;
-  const agent = createAgent(STREAMS);
-  const ids = await Promise.all(
-    Array.from({ length: STREAMS }, async (_unused, index) => {
-      const sessionId = await createSession(agent, target.httpUrl, `heap ${index}`);
-      const prompt = encodePrompt({
-        id: randomUUID(),
-        tokens: 1,
-        intervalMs: 0,
-        thinkMs: 0,
-        hold: true,
-      });
-      return sendMessage(agent, target.httpUrl, sessionId, prompt);
-    }),
-  );
-  agent.destroy();
+  const ids = await startHeldAnswers(target.httpUrl, STREAMS, 'heap');
   return ids.map((messageId): StreamSource => ({ kind: 'parley', messageId }));
 }
 
@@ -109,7 +91,7 @@ const target: ServerTarget<ProbeMethods> =
 const paths = [1, 2].map((step) => join(tmpdir(), `heap-diff-${process.pid}-${step}.heapsnapshot`));
 const fleet = await SubscriberFleet.start(target.wsUrl, 2);
 try {
-  const streams = await sources(target, upstream.baseURL);
+  const streams = await sources(target);
   for (const [step, path] of paths.entries()) {
     await fleet.connect(count);
     await fleet.subscribe(

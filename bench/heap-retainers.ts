@@ -98,6 +98,14 @@ for (let node = 0; node < nodeCount; node++)
 const retainers = new Uint32Array(retainerStart[nodeCount]!);
 const retainerEdges = new Uint32Array(retainerStart[nodeCount]!);
 const filled = new Uint32Array(nodeCount);
+/** The slot of `node`'s first retainer that is not a system object, or of its first one. */
+function retainerSlotOf(node: number): number {
+  for (let slot = retainerStart[node]!; slot < retainerStart[node + 1]!; slot++) {
+    if (!keyOf(retainers[slot]!).startsWith('hidden:')) return slot;
+  }
+  return retainerStart[node]!;
+}
+
 for (let node = 0; node < nodeCount; node++) {
   for (let edge = firstEdge[node]!; edge < firstEdge[node + 1]!; edge++) {
     const at = edge * edgeWidth;
@@ -177,6 +185,12 @@ const depth = Number(values.depth);
 const per = Number(values.per);
 const chains = new Map<string, { count: number; bytes: number }>();
 let matched = 0;
+const countUnder = (chain: string, node: number) => {
+  const entry = chains.get(chain) ?? { count: 0, bytes: 0 };
+  entry.count++;
+  entry.bytes += raw.nodes[node * nodeWidth + sizeAt]!;
+  chains.set(chain, entry);
+};
 for (let node = 0; node < nodeCount; node++) {
   if (knownIds.has(raw.nodes[node * nodeWidth + idAt]!)) continue;
   if (values.key && keyOf(node) !== values.key && describe(node) !== values.key) continue;
@@ -186,43 +200,21 @@ for (let node = 0; node < nodeCount; node++) {
     let holder = isNamedHolder(node) ? describe(node) : undefined;
     for (let level = 0; level < depth && holder === undefined; level++) {
       if (retainerCount[at] === 0) break;
-      let pick = retainerStart[at]!;
-      for (let slot = retainerStart[at]!; slot < retainerStart[at + 1]!; slot++) {
-        if (!keyOf(retainers[slot]!).startsWith('hidden:')) {
-          pick = slot;
-          break;
-        }
-      }
-      at = retainers[pick]!;
+      at = retainers[retainerSlotOf(at)]!;
       if (isNamedHolder(at)) holder = describe(at);
     }
-    const chain = holder ?? `(no named holder) ${describe(node)}`;
-    const entry = chains.get(chain) ?? { count: 0, bytes: 0 };
-    entry.count++;
-    entry.bytes += raw.nodes[node * nodeWidth + sizeAt]!;
-    chains.set(chain, entry);
+    countUnder(holder ?? `(no named holder) ${describe(node)}`, node);
     continue;
   }
   const parts = [describe(node)];
   let at = node;
   for (let level = 0; level < depth; level++) {
     if (retainerCount[at] === 0) break;
-    // The first retainer that is not a system object, when there is one.
-    let pick = retainerStart[at]!;
-    for (let slot = retainerStart[at]!; slot < retainerStart[at + 1]!; slot++) {
-      if (!keyOf(retainers[slot]!).startsWith('hidden:')) {
-        pick = slot;
-        break;
-      }
-    }
+    const pick = retainerSlotOf(at);
     parts.push(`${edgeLabel(retainerEdges[pick]!)} of ${describe(retainers[pick]!)}`);
     at = retainers[pick]!;
   }
-  const chain = parts.join('  <-  ');
-  const entry = chains.get(chain) ?? { count: 0, bytes: 0 };
-  entry.count++;
-  entry.bytes += raw.nodes[node * nodeWidth + sizeAt]!;
-  chains.set(chain, entry);
+  countUnder(parts.join('  <-  '), node);
 }
 const rows = [...chains.entries()].sort((a, b) => b[1].bytes - a[1].bytes);
 console.log(`${matched} new nodes${values.key ? ` of ${values.key}` : ''}`);

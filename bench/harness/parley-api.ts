@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { Agent } from 'node:http';
 import { sleep } from './clock.js';
-import { graphqlData } from './graphql-http.js';
+import { createAgent, graphqlData } from './graphql-http.js';
+import { encodePrompt } from './prompt.js';
 
 /** The few Parley operations the bench drives, as any client would send them. */
 
@@ -89,5 +91,34 @@ export async function waitForAnswer(
     if (status !== 'STREAMING' && status !== 'PENDING') return status;
     if (Date.now() > deadline) throw new Error(`message ${messageId} still ${status}`);
     await sleep(20);
+  }
+}
+
+/**
+ * `count` sessions, each with a one-token answer the upstream holds until it is released: idle
+ * streams for subscribers to wait on. Resolves with the assistant messages' ids.
+ */
+export async function startHeldAnswers(
+  url: string,
+  count: number,
+  title: string,
+): Promise<string[]> {
+  const agent = createAgent(count);
+  try {
+    return await Promise.all(
+      Array.from({ length: count }, async (_unused, index) => {
+        const sessionId = await createSession(agent, url, `${title} ${index}`);
+        const prompt = encodePrompt({
+          id: randomUUID(),
+          tokens: 1,
+          intervalMs: 0,
+          thinkMs: 0,
+          hold: true,
+        });
+        return sendMessage(agent, url, sessionId, prompt);
+      }),
+    );
+  } finally {
+    agent.destroy();
   }
 }

@@ -3,7 +3,7 @@ import { deleteKeys } from '../../tests/support/redis.js';
 import { sleep } from '../harness/clock.js';
 import { type Footprint, footprint, perConnection } from '../harness/footprint.js';
 import { createAgent } from '../harness/graphql-http.js';
-import { createSession, sendMessage } from '../harness/parley-api.js';
+import { createSession, sendMessage, startHeldAnswers } from '../harness/parley-api.js';
 import { eachBackend } from '../harness/per-backend.js';
 import { encodePrompt, expectedAnswer } from '../harness/prompt.js';
 import { type CommandCount, countCommands } from '../harness/redis-commands.js';
@@ -154,21 +154,7 @@ async function measureParley(context: ScenarioContext, backend: BackendKind, ups
     upstreamBaseURL: upstream.baseURL,
   });
   try {
-    const agent = createAgent(STREAMS);
-    const messageIds = await Promise.all(
-      Array.from({ length: STREAMS }, async (_unused, index) => {
-        const sessionId = await createSession(agent, parley.httpUrl, `scale ${index}`);
-        const prompt = encodePrompt({
-          id: randomUUID(),
-          tokens: 1,
-          intervalMs: 0,
-          thinkMs: 0,
-          hold: true,
-        });
-        return sendMessage(agent, parley.httpUrl, sessionId, prompt);
-      }),
-    );
-    agent.destroy();
+    const messageIds = await startHeldAnswers(parley.httpUrl, STREAMS, 'scale');
     const sources = messageIds.map((messageId): StreamSource => ({ kind: 'parley', messageId }));
     const crowd = await measureCrowd(context, backend, 'parley', parley, sources);
     return { crowd, logErrors: parley.logs.errors, logSamples: parley.logs.samples };
