@@ -10,6 +10,7 @@ import {
 } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Context } from '../context.js';
+import { StoppingIterator } from './stopping-iterator.js';
 
 /**
  * One execution of each stream event for every subscriber that would execute it the same way.
@@ -135,19 +136,16 @@ export class SharedEventExecution {
   }
 }
 
-/**
- * One subscriber's results. A class, not an object of closures: one lives as long as its
- * subscription, idle ones included (each closure of an object literal is made per subscription;
- * run through tsx, whose esbuild keeps function names, each also gets a property dictionary of
- * about 0.25 KB).
- */
-class SharedResults implements AsyncGenerator<ExecutionResult, void, undefined> {
+/** One subscriber's results: its events, each executed once for its group. */
+class SharedResults extends StoppingIterator<ExecutionResult> {
   constructor(
     private readonly execution: SharedEventExecution,
     private readonly events: AsyncGenerator<unknown, void, undefined>,
     private readonly group: string,
     private readonly args: ExecutionArgs,
-  ) {}
+  ) {
+    super();
+  }
 
   async next(): Promise<IteratorResult<ExecutionResult, void>> {
     const next = await this.events.next();
@@ -155,18 +153,8 @@ class SharedResults implements AsyncGenerator<ExecutionResult, void, undefined> 
     return { done: false, value: await this.execution.resultOf(next.value, this.group, this.args) };
   }
 
-  async return(): Promise<IteratorResult<ExecutionResult, void>> {
+  protected async stop(): Promise<void> {
     await this.events.return(undefined);
-    return { done: true, value: undefined };
-  }
-
-  async throw(error: unknown): Promise<IteratorResult<ExecutionResult, void>> {
-    await this.events.return(undefined);
-    throw error;
-  }
-
-  [Symbol.asyncIterator](): AsyncGenerator<ExecutionResult, void, undefined> {
-    return this;
   }
 }
 

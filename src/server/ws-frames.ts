@@ -1,5 +1,6 @@
 import type { ExecutionResult } from 'graphql';
 import type { WebSocket } from 'ws';
+import { StoppingIterator } from './stopping-iterator.js';
 
 /**
  * graphql-ws `next` frames written straight to the socket, with each result serialised once.
@@ -54,13 +55,8 @@ export class FrameWriter {
   }
 }
 
-/**
- * One operation's frames, as the iterable graphql-ws drains. A class, not an object of closures:
- * one lives as long as its subscription, idle ones included (each closure of an object literal
- * is made per operation; run through tsx, whose esbuild keeps function names, each also gets a
- * property dictionary of about 0.25 KB).
- */
-class FrameStream implements AsyncGenerator<never, void, undefined> {
+/** One operation's frames, as the iterable graphql-ws drains (it yields nothing itself). */
+class FrameStream extends StoppingIterator<never> {
   /** Made at the first frame: an idle subscription may never send one. */
   private prefix: Buffer | undefined;
   private stopped = false;
@@ -71,7 +67,9 @@ class FrameStream implements AsyncGenerator<never, void, undefined> {
     private readonly operationId: string,
     private readonly socket: WebSocket,
     private readonly roomToSend: () => boolean,
-  ) {}
+  ) {
+    super();
+  }
 
   async next(): Promise<IteratorResult<never, void>> {
     const { socket } = this;
@@ -92,21 +90,7 @@ class FrameStream implements AsyncGenerator<never, void, undefined> {
     return { done: true, value: undefined };
   }
 
-  async return(): Promise<IteratorResult<never, void>> {
-    await this.stop();
-    return { done: true, value: undefined };
-  }
-
-  async throw(error: unknown): Promise<IteratorResult<never, void>> {
-    await this.stop();
-    throw error;
-  }
-
-  [Symbol.asyncIterator](): AsyncGenerator<never, void, undefined> {
-    return this;
-  }
-
-  private async stop(): Promise<void> {
+  protected async stop(): Promise<void> {
     this.stopped = true;
     await this.iterator.return?.();
   }
