@@ -124,15 +124,35 @@ export async function waitForSubscriptions(
   timeoutMs = 20_000,
   settleMs = 500,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { counters } = await server.call('stats');
-    if ((counters.openSubscriptions ?? 0) >= count) break;
-    if (Date.now() > deadline) {
-      throw new Error(`server has ${counters.openSubscriptions} of ${count} subscriptions`);
-    }
-    await sleep(50);
-  }
+  await pollOpenSubscriptions(server, (open) => open >= count, `${count} subscriptions`, timeoutMs);
   // Counted when the operation starts; its pub/sub subscription lands a moment later.
   await sleep(settleMs);
+}
+
+/**
+ * Waits until the server has closed every subscription of the last batch: a client completes
+ * on its last event, and the server counts that down a moment later, so a count taken before
+ * then would mix two batches.
+ */
+export async function waitForNoSubscriptions(
+  server: Child<ProbeMethods>,
+  timeoutMs = 20_000,
+): Promise<void> {
+  await pollOpenSubscriptions(server, (open) => open === 0, 'no subscriptions', timeoutMs);
+}
+
+async function pollOpenSubscriptions(
+  server: Child<ProbeMethods>,
+  done: (open: number) => boolean,
+  wanted: string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = (await server.call('stats')).counters.openSubscriptions ?? 0;
+    if (done(open)) return;
+    if (Date.now() > deadline)
+      throw new Error(`server has ${open} open subscriptions, wanted ${wanted}`);
+    await sleep(50);
+  }
 }

@@ -9,6 +9,7 @@ import type { StreamSource } from '../harness/stream-client.js';
 import {
   type FleetResult,
   SubscriberFleet,
+  waitForNoSubscriptions,
   waitForSubscriptions,
 } from '../harness/subscriber-fleet.js';
 import type { ProcessStats } from '../harness/target-probe.js';
@@ -66,6 +67,7 @@ async function measureParley(context: ScenarioContext, backend: BackendKind, ups
     );
     await fleet.connect(GENERATIONS * SUBSCRIBERS_PER_GENERATION);
     for (const mode of [SATURATION, PACED]) {
+      await waitForNoSubscriptions(parley.child);
       // Held at the upstream until every subscriber is in place; paced ones start spread over
       // one interval, as the baseline's publishers do.
       const messageIds = await Promise.all(
@@ -129,13 +131,13 @@ async function measureBare(context: ScenarioContext, backend: BackendKind, upstr
         { length: GENERATIONS },
         (_unused, index) => `${mode.name}-${index}`,
       );
-      const before = (await bare.child.call('stats')).counters.openSubscriptions ?? 0;
+      await waitForNoSubscriptions(bare.child);
       await fleet.subscribe(
         fanOut(streamIds.map((streamId) => ({ kind: 'bare', streamId }))),
         expectedAnswer(mode.tokens),
         mode.warmupSeq,
       );
-      await waitForSubscriptions(bare.child, before + GENERATIONS * SUBSCRIBERS_PER_GENERATION);
+      await waitForSubscriptions(bare.child, GENERATIONS * SUBSCRIBERS_PER_GENERATION);
       context.log(`${backend}: bare graphql-ws ${mode.name}`);
       const run = await measured(bare.child, context, `${backend}-bare-${mode.name}`, async () => {
         const published = bare.child.call('publish', {
