@@ -88,19 +88,32 @@ const HEARTBEAT_INTERVAL_MS = 2_000;
 /**
  * A connection can stall silently (socket up, no bytes): ioredis never notices. A periodic PING
  * that does not answer within the interval forces a reconnect.
+ *
+ * The deadline is judged after the event loop has read its sockets (setImmediate runs after the
+ * poll phase): when the loop itself was blocked past the interval (a burst, a long GC), the
+ * timer fires before the PONG that arrived meanwhile is read, and judging then would drop a
+ * healthy connection and fail every command in flight on it.
  */
-export function startHeartbeat(redis: Redis): () => void {
+export function startHeartbeat(redis: Redis, intervalMs = HEARTBEAT_INTERVAL_MS): () => void {
   const timer = setInterval(() => {
     if (redis.status !== 'ready') return;
-    const deadline = setTimeout(() => redis.disconnect(true), HEARTBEAT_INTERVAL_MS);
+    let answered = false;
+    const deadline = setTimeout(() => {
+      setImmediate(() => {
+        if (!answered) redis.disconnect(true);
+      });
+    }, intervalMs);
     redis.ping().then(
-      () => clearTimeout(deadline),
+      () => {
+        answered = true;
+        clearTimeout(deadline);
+      },
       () => {
         clearTimeout(deadline);
         redis.disconnect(true);
       },
     );
-  }, HEARTBEAT_INTERVAL_MS);
+  }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
 }
