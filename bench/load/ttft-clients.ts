@@ -16,7 +16,10 @@ import {
  * Concurrent conversations that each send a message and follow its answer, noting when the first
  * delta arrived. The runner joins that with the upstream's first-token send time by answer id.
  */
-export type Shape = Omit<AnswerShape, 'id' | 'hold'>;
+export interface Shape extends Omit<AnswerShape, 'id' | 'hold'> {
+  /** Each answer of a round thinks this much longer than the one before it. */
+  spreadMs: number;
+}
 
 export interface FirstDelta {
   id: string;
@@ -61,42 +64,65 @@ function followFirstDelta(
   });
 }
 
-/** One conversation per session (and socket): send, subscribe, wait for the whole answer. */
+/** The answers of the round begun by `parleyRound` or `relayRound`, collected by `finishRound`. */
+let round: Promise<FirstDelta>[] = [];
+
+/** The `index`th answer of a round: held at the upstream until released, then spread out. */
+function roundPrompt(shape: Shape, index: number, id: string): string {
+  return encodePrompt({
+    tokens: shape.tokens,
+    intervalMs: shape.intervalMs,
+    thinkMs: shape.thinkMs + index * shape.spreadMs,
+    id,
+    hold: true,
+  });
+}
+
+/**
+ * One conversation per session (and socket): send, subscribe. Resolves once every subscription
+ * is sent; the answers wait at the upstream until the runner releases them.
+ */
 async function parleyRound(params: { httpUrl: string; sessionIds: string[]; shape: Shape }) {
   const agent = createAgent(params.sessionIds.length);
   try {
-    return await Promise.all(
-      params.sessionIds.map(async (sessionId, index) => {
-        const id = randomUUID();
-        const prompt = encodePrompt({ ...params.shape, id, hold: false });
-        const messageId = await sendMessage(agent, params.httpUrl, sessionId, prompt);
-        return followFirstDelta(
+    const sent = params.sessionIds.map(async (sessionId, index) => {
+      const id = randomUUID();
+      const prompt = roundPrompt(params.shape, index, id);
+      const messageId = await sendMessage(agent, params.httpUrl, sessionId, prompt);
+      // Not awaited here: the answer only comes once the runner releases it.
+      return {
+        answer: followFirstDelta(
           sockets[index]!,
           id,
           { kind: 'parley', messageId },
           params.shape.tokens,
-        );
-      }),
-    );
+        ),
+      };
+    });
+    round = (await Promise.all(sent)).map(({ answer }) => answer);
   } finally {
     agent.destroy();
   }
 }
 
 /** The same answers through the baseline's relay subscription (no event log, no pub/sub). */
-function relayRound(params: { count: number; shape: Shape }) {
-  return Promise.all(
-    Array.from({ length: params.count }, (_unused, index) => {
-      const id = randomUUID();
-      const prompt = encodePrompt({ ...params.shape, id, hold: false });
-      return followFirstDelta(
-        sockets[index]!,
-        id,
-        { kind: 'relay', id, prompt },
-        params.shape.tokens,
-      );
-    }),
-  );
+function relayRound(params: { count: number; shape: Shape }): void {
+  round = Array.from({ length: params.count }, (_unused, index) => {
+    const id = randomUUID();
+    return followFirstDelta(
+      sockets[index]!,
+      id,
+      { kind: 'relay', id, prompt: roundPrompt(params.shape, index, id) },
+      params.shape.tokens,
+    );
+  });
+}
+
+/** Waits for every answer of the round (released by the runner). */
+async function finishRound(): Promise<FirstDelta[]> {
+  const answers = round;
+  round = [];
+  return Promise.all(answers);
 }
 
 async function closeAll(): Promise<void> {
@@ -104,6 +130,6 @@ async function closeAll(): Promise<void> {
   sockets.length = 0;
 }
 
-const methods = { connect, parleyRound, relayRound, stop: closeAll };
+const methods = { connect, parleyRound, relayRound, finishRound, stop: closeAll };
 export type TtftMethods = typeof methods;
 serve(methods);

@@ -1,8 +1,12 @@
+import type { Child } from '../harness/children.js';
+import { sleep } from '../harness/clock.js';
 import { createAgent } from '../harness/graphql-http.js';
 import { createSession } from '../harness/parley-api.js';
 import { eachBackend } from '../harness/per-backend.js';
 import { type Figure, measured, type Scenario, type ScenarioContext } from '../harness/scenario.js';
 import { summarize } from '../harness/stats.js';
+import { waitForNoSubscriptions, waitForSubscriptions } from '../harness/subscriber-fleet.js';
+import type { ProbeMethods } from '../harness/target-probe.js';
 import {
   type BackendKind,
   startBareWs,
@@ -22,10 +26,13 @@ const ROUNDS = 5;
 /** Rounds run first and not counted: the first answers through a fresh process run cold code. */
 const WARMUP_ROUNDS = 1;
 /**
- * The upstream "thinks" before its first token, so every subscription is in place by then and
- * the figure is the live path, not a replay of the log.
+ * Every answer of a round is held at the upstream until all its subscriptions are in place on
+ * the server, so the figure is the live path, not a replay of the log nor the round's setup
+ * (sending 100 messages at once took Parley up to a second on Redis on a loaded machine, and
+ * with a fixed think time the first tokens of early answers met the setup of later ones). Once
+ * released, first tokens are spread over about 300 ms, as a round's own ramp spread them.
  */
-const SHAPE: Shape = { tokens: 20, intervalMs: 20, thinkMs: 300 };
+const SHAPE: Shape = { tokens: 20, intervalMs: 20, thinkMs: 50, spreadMs: 3 };
 /** A subscription sent less than this before the first token may have raced it. */
 const SUBSCRIBE_MARGIN_MS = 50;
 
@@ -34,12 +41,22 @@ interface Samples {
   failures: number;
   firstFailure: string | undefined;
   lateSubscriptions: number;
+  /**
+   * Per round (warm-up included), from sending its messages to every subscription in place on
+   * the server and every answer held at the upstream: what the first tokens no longer meet.
+   */
+  roundSetupMs: number[];
   /** p99 of each round, to tell a slow start from a steady cost. */
   roundP99Ms: number[];
+  /** Per round, the last answer's first token minus the first one's (SHAPE spreads them). */
+  roundFirstTokenSpreadMs: number[];
 }
 
 /** Joins the clients' first-delta times with the upstream's first-token send times. */
-function join(rounds: FirstDelta[][], sentAt: Map<string, number>): Samples {
+function join(
+  { rounds, setupMs }: { rounds: FirstDelta[][]; setupMs: number[] },
+  sentAt: Map<string, number>,
+): Samples {
   const all = rounds.flat();
   const ttft: number[] = [];
   let lateSubscriptions = 0;
@@ -56,6 +73,7 @@ function join(rounds: FirstDelta[][], sentAt: Map<string, number>): Samples {
     firstFailure:
       failed[0]?.failure ?? (failed[0] ? 'no first-token time at the upstream' : undefined),
     lateSubscriptions,
+    roundSetupMs: setupMs,
     roundP99Ms: rounds.map((round) => {
       const times = round.flatMap((sample) => {
         const sent = sentAt.get(sample.id);
@@ -63,7 +81,49 @@ function join(rounds: FirstDelta[][], sentAt: Map<string, number>): Samples {
       });
       return summarize(Float64Array.from(times)).p99;
     }),
+    roundFirstTokenSpreadMs: rounds.map((round) => {
+      const sent = round.flatMap((sample) => {
+        const at = sentAt.get(sample.id);
+        return at === undefined ? [] : [at];
+      });
+      return sent.length > 0 ? Math.max(...sent) - Math.min(...sent) : 0;
+    }),
   };
+}
+
+/**
+ * The rounds of one side: each starts when the last one's subscriptions have closed, and its
+ * answers are released once the server holds every subscription and the upstream every answer.
+ */
+async function runRounds(
+  server: Child<ProbeMethods>,
+  upstream: Upstream,
+  clients: Child<TtftMethods>,
+  startRound: () => Promise<unknown>,
+): Promise<{ rounds: FirstDelta[][]; setupMs: number[] }> {
+  const rounds: FirstDelta[][] = [];
+  const setupMs: number[] = [];
+  for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
+    await waitForNoSubscriptions(server);
+    const started = performance.now();
+    await startRound();
+    await waitForSubscriptions(server, GENERATIONS, 30_000, 0);
+    await until(async () => (await upstream.child.call('held')) >= GENERATIONS, 'held answers');
+    setupMs.push(performance.now() - started);
+    await upstream.child.call('release');
+    const firstDeltas = await clients.call('finishRound');
+    if (round >= WARMUP_ROUNDS) rounds.push(firstDeltas);
+  }
+  return { rounds, setupMs };
+}
+
+/** Polls `condition` every 20 ms for up to 30 s. */
+async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
 }
 
 async function measureParley(context: ScenarioContext, backend: BackendKind, upstream: Upstream) {
@@ -84,18 +144,11 @@ async function measureParley(context: ScenarioContext, backend: BackendKind, ups
     await clients.call('connect', { url: parley.wsUrl, count: GENERATIONS });
     await upstream.child.call('takeFirstTokenTimes');
     context.log(`${backend}: Parley, ${ROUNDS} rounds of ${GENERATIONS} generations`);
-    const run = await measured(parley.child, context, `${backend}-parley`, async () => {
-      const rounds: FirstDelta[][] = [];
-      for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
-        const firstDeltas = await clients.call('parleyRound', {
-          httpUrl: parley.httpUrl,
-          sessionIds,
-          shape: SHAPE,
-        });
-        if (round >= WARMUP_ROUNDS) rounds.push(firstDeltas);
-      }
-      return rounds;
-    });
+    const run = await measured(parley.child, context, `${backend}-parley`, () =>
+      runRounds(parley.child, upstream, clients, () =>
+        clients.call('parleyRound', { httpUrl: parley.httpUrl, sessionIds, shape: SHAPE }),
+      ),
+    );
     return join(run.result, new Map(await upstream.child.call('takeFirstTokenTimes')));
   } finally {
     await clients.stop();
@@ -114,14 +167,11 @@ async function measureRelay(context: ScenarioContext, backend: BackendKind, upst
     await clients.call('connect', { url: bare.wsUrl, count: GENERATIONS });
     await upstream.child.call('takeFirstTokenTimes');
     context.log(`${backend}: bare relay`);
-    const run = await measured(bare.child, context, `${backend}-bare`, async () => {
-      const rounds: FirstDelta[][] = [];
-      for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
-        const firstDeltas = await clients.call('relayRound', { count: GENERATIONS, shape: SHAPE });
-        if (round >= WARMUP_ROUNDS) rounds.push(firstDeltas);
-      }
-      return rounds;
-    });
+    const run = await measured(bare.child, context, `${backend}-bare`, () =>
+      runRounds(bare.child, upstream, clients, () =>
+        clients.call('relayRound', { count: GENERATIONS, shape: SHAPE }),
+      ),
+    );
     return join(run.result, new Map(await upstream.child.call('takeFirstTokenTimes')));
   } finally {
     await clients.stop();

@@ -102,6 +102,8 @@ const methods = {
     for (const resume of held) resume();
     return held.length;
   },
+  /** Answers waiting on `hold=1` for a release. */
+  held: () => releaseHeld.length,
   /** First-token send times (wall-clock ms) by answer id; collected ones are forgotten. */
   takeFirstTokenTimes: (): [string, number][] => {
     const entries = [...firstTokenSentAt];
