@@ -161,17 +161,26 @@ class SharedResults extends StoppingIterator<ExecutionResult> {
 /**
  * yoga serialises a result for SSE with the result's own `stringify` when it has one (also when
  * it passes a copy without internals, which is serialised as usual): a shared result is
- * serialised once for all its SSE subscribers. Not enumerable, so never part of the JSON.
+ * serialised once for all its SSE subscribers. Not enumerable, so never part of the JSON. One
+ * function for every result (a closure per event was made, and under tsx named, per execution).
  */
 function serialisedOnce(result: ExecutionResult): ExecutionResult {
-  let json: string | undefined;
-  Object.defineProperty(result, 'stringify', {
-    value: (value: unknown) => {
-      if (value !== result) return JSON.stringify(value);
-      json ??= JSON.stringify(result);
-      return json;
-    },
-    enumerable: false,
-  });
+  sharedJson.set(result, undefined);
+  Object.defineProperty(result, 'stringify', { value: stringifyShared, enumerable: false });
   return result;
+}
+
+/** Shared results, with their JSON once made. */
+const sharedJson = new WeakMap<object, string | undefined>();
+
+function stringifyShared(value: unknown): string {
+  if (typeof value !== 'object' || value === null || !sharedJson.has(value)) {
+    return JSON.stringify(value);
+  }
+  let json = sharedJson.get(value);
+  if (json === undefined) {
+    json = JSON.stringify(value);
+    sharedJson.set(value, json);
+  }
+  return json;
 }
