@@ -77,6 +77,11 @@ export function createYogaServer(options: YogaOptions) {
         : false,
     renderGraphiQL: renderSelfHostedGraphiQL,
     logging: false,
+    // The HTTP layer (http.ts) already refuses a body over MAX_BODY_BYTES by its Content-Length
+    // and one without it (chunked), and Node holds a body to its Content-Length: yoga's own
+    // limit piped every request body through a TransformStream again (a stream pipeline and an
+    // aborted AbortController per request, about 5 % of a query's CPU).
+    maxRequestBodySize: false,
     batching:
       options.operationLimits.batchLimit > 0
         ? { limit: options.operationLimits.batchLimit }
