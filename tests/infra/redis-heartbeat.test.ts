@@ -45,10 +45,10 @@ describe('the Redis heartbeat', () => {
     const { redis, drops } = await watched(SHARED_REDIS_URL);
     // Each block starts from setImmediate, right after a loop turn in which the overdue heartbeat
     // sent its PING: the PONG arrives during the block and its deadline expires in it too.
-    for (let block = 0; block < 12; block++) {
+    for (let block = 0; block < 8; block++) {
       await new Promise<void>((resolve) =>
         setImmediate(() => {
-          blockFor(INTERVAL_MS * 4);
+          blockFor(INTERVAL_MS * 6);
           resolve();
         }),
       );
