@@ -7,3 +7,20 @@ export const wallClockMs = (): number => performance.timeOrigin + performance.no
 
 export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+/**
+ * Asks `done` every `intervalMs` until it holds; past `timeoutMs` fails with `failure()` (which
+ * can tell what was seen last).
+ */
+export async function pollUntil(
+  done: () => Promise<boolean>,
+  failure: () => string,
+  timeoutMs: number,
+  intervalMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(failure());
+    await sleep(intervalMs);
+  }
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Agent } from 'node:http';
-import { sleep } from './clock.js';
+import { pollUntil, sleep } from './clock.js';
 import { createAgent, graphqlData } from './graphql-http.js';
 import { encodePrompt } from './prompt.js';
 
@@ -78,20 +78,24 @@ export async function waitForAnswer(
   messageId: string,
   timeoutMs = 30_000,
 ): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const data = await graphqlData<{ node: { status: string } | null }>(
-      agent,
-      url,
-      AUTH_HEADERS,
-      'query($id: ID!) { node(id: $id) { ... on Message { status } } }',
-      { id: messageId },
-    );
-    const status = data.node?.status ?? 'MISSING';
-    if (status !== 'STREAMING' && status !== 'PENDING') return status;
-    if (Date.now() > deadline) throw new Error(`message ${messageId} still ${status}`);
-    await sleep(20);
-  }
+  let status = 'MISSING';
+  await pollUntil(
+    async () => {
+      const data = await graphqlData<{ node: { status: string } | null }>(
+        agent,
+        url,
+        AUTH_HEADERS,
+        'query($id: ID!) { node(id: $id) { ... on Message { status } } }',
+        { id: messageId },
+      );
+      status = data.node?.status ?? 'MISSING';
+      return status !== 'STREAMING' && status !== 'PENDING';
+    },
+    () => `message ${messageId} still ${status}`,
+    timeoutMs,
+    20,
+  );
+  return status;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { CollectResult, WsStreamsMethods } from '../load/ws-streams.js';
 import type { Child } from './children.js';
-import { sleep } from './clock.js';
+import { pollUntil, sleep } from './clock.js';
 import type { StreamSource } from './stream-client.js';
 import type { ProbeMethods } from './target-probe.js';
 import { startLoad } from './targets.js';
@@ -147,12 +147,14 @@ async function pollOpenSubscriptions(
   wanted: string,
   timeoutMs: number,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const open = (await server.call('stats')).counters.openSubscriptions ?? 0;
-    if (done(open)) return;
-    if (Date.now() > deadline)
-      throw new Error(`server has ${open} open subscriptions, wanted ${wanted}`);
-    await sleep(50);
-  }
+  let open = 0;
+  await pollUntil(
+    async () => {
+      open = (await server.call('stats')).counters.openSubscriptions ?? 0;
+      return done(open);
+    },
+    () => `server has ${open} open subscriptions, wanted ${wanted}`,
+    timeoutMs,
+    50,
+  );
 }

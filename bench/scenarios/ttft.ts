@@ -1,5 +1,5 @@
 import type { Child } from '../harness/children.js';
-import { sleep } from '../harness/clock.js';
+import { pollUntil } from '../harness/clock.js';
 import { createAgent } from '../harness/graphql-http.js';
 import { createSession } from '../harness/parley-api.js';
 import { eachBackend } from '../harness/per-backend.js';
@@ -108,22 +108,18 @@ async function runRounds(
     const started = performance.now();
     await startRound();
     await waitForSubscriptions(server, GENERATIONS, 30_000, 0);
-    await until(async () => (await upstream.child.call('held')) >= GENERATIONS, 'held answers');
+    await pollUntil(
+      async () => (await upstream.child.call('held')) >= GENERATIONS,
+      () => `the upstream holds fewer than ${GENERATIONS} answers`,
+      30_000,
+      20,
+    );
     setupMs.push(performance.now() - started);
     await upstream.child.call('release');
     const firstDeltas = await clients.call('finishRound');
     if (round >= WARMUP_ROUNDS) rounds.push(firstDeltas);
   }
   return { rounds, setupMs };
-}
-
-/** Polls `condition` every 20 ms for up to 30 s. */
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 async function measureParley(context: ScenarioContext, backend: BackendKind, upstream: Upstream) {
