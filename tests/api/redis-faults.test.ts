@@ -376,3 +376,91 @@ describe('a silent stall between the server and Redis (blackhole)', () => {
     await readyAgain(server);
   });
 });
+
+describe('the subscriber connection fails under subscriptions', () => {
+  const redis = new PrivateRedis({ persistent: true });
+  const unhandled: unknown[] = [];
+  const recordUnhandled = (reason: unknown) => unhandled.push(reason);
+  let proxy: TcpProxy;
+  let server: TestServer;
+  let client: Client;
+
+  beforeAll(async () => {
+    process.on('unhandledRejection', recordUnhandled);
+    await redis.start();
+    proxy = await new TcpProxy({ port: redis.port }).start();
+    server = await startServer({ backend: 'redis', redisUrl: proxy.url, env: ENV });
+    client = wsClient(server);
+  });
+
+  afterAll(async () => {
+    process.off('unhandledRejection', recordUnhandled);
+    await client?.dispose();
+    await server?.close();
+    await proxy?.close();
+    await redis.destroy();
+  });
+
+  /** Subscribers of `channel` on Redis, asked by a client of the test's own. */
+  async function subscribersOf(channel: string): Promise<number> {
+    const direct = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    await direct.connect();
+    try {
+      const [, count] = (await direct.pubsub('NUMSUB', channel)) as [string, number];
+      return count;
+    } finally {
+      direct.disconnect();
+    }
+  }
+
+  it('a SUBSCRIBE whose connection dies on the wire: the stream waits, then ends COMPLETED and whole', async () => {
+    const keys = redisKeys(server.keyPrefix);
+    for (let round = 0; round < 2; round++) {
+      const { assistantMessageId } = await startConversation(server, QUESTION);
+      const cut = proxy.cutOn(['subscribe', keys.eventChannel(assistantMessageId)]);
+      const stream = collectWs(client, assistantMessageId, undefined, { timeoutMs: 20_000 });
+      await cut;
+      await expectWhole(server, client, assistantMessageId, await stream, reference);
+    }
+    expect(unhandled).toEqual([]);
+  }, 40_000);
+
+  it('a subscriber that leaves while Redis is down: no crash, and its channel is not subscribed again', async () => {
+    const keys = redisKeys(server.keyPrefix);
+    const leaving = wsClient(server);
+    const { assistantMessageId } = await startConversation(server, QUESTION);
+    let deltas = 0;
+    const left = collectWs(leaving, assistantMessageId, undefined, {
+      timeoutMs: 20_000,
+      onEvent: () => deltas++,
+    }).catch(() => undefined);
+    await until(() => deltas >= 3, { what: 'the leaving subscriber to get 3 deltas' });
+    const openBefore = server.app.services.streams.openCount;
+
+    await redis.stop();
+    await until(async () => (await statusOfReady(server)) === 503, {
+      intervalMs: 20,
+      what: 'the server to see Redis gone',
+    });
+    await leaving.dispose();
+    await left;
+    await until(() => server.app.services.streams.openCount === openBefore - 1, {
+      what: 'the server to end the subscription that left',
+    });
+    await redis.start();
+    await readyAgain(server);
+
+    // The cancel channel is subscribed again (the server's own listener) in the same
+    // resubscription as any channel ioredis still counted.
+    await until(
+      async () =>
+        (await subscribersOf(keys.cancelChannel)) === 1 &&
+        (await subscribersOf(keys.eventChannel(assistantMessageId))) === 0,
+      { what: 'only the channels still wanted to be subscribed' },
+    );
+    expect(unhandled).toEqual([]);
+
+    const [next] = await openStreams(server, client, 1);
+    await expectWhole(server, client, next!.messageId, await next!.result, reference);
+  }, 40_000);
+});

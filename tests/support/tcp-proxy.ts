@@ -21,7 +21,8 @@ export class TcpProxy {
   private server: Server | undefined;
   private readonly pairs = new Set<Pair>();
   private holding: BlackholeDirection | undefined;
-  private readonly requestWatchers = new Set<(chunk: Buffer) => void>();
+  /** Each sees every chunk a client sends; one that answers 'cut' kills its connection. */
+  private readonly requestWatchers = new Set<(chunk: Buffer) => 'cut' | undefined>();
   /** Connections accepted so far: a client that gave up on a stalled one opens another. */
   accepted = 0;
   port = 0;
@@ -75,10 +76,33 @@ export class TcpProxy {
         reject(new Error(`no client sent ${JSON.stringify(wanted)} within ${timeoutMs} ms`));
       }, timeoutMs);
       const watch = (chunk: Buffer) => {
-        if (!wanted.every((text) => chunk.includes(text))) return;
+        if (!wanted.every((text) => chunk.includes(text))) return undefined;
         clearTimeout(timer);
         this.requestWatchers.delete(watch);
         resolve();
+        return undefined;
+      };
+      this.requestWatchers.add(watch);
+    });
+  }
+
+  /**
+   * Resolves once a client has sent a chunk containing every one of `texts`, after destroying
+   * that connection (both sides) instead of forwarding the chunk: the request was written, and
+   * its connection died before any reply, as when Redis is killed under it.
+   */
+  cutOn(texts: string[], timeoutMs = 5_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.requestWatchers.delete(watch);
+        reject(new Error(`no client sent ${JSON.stringify(texts)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const watch = (chunk: Buffer) => {
+        if (!texts.every((text) => chunk.includes(text))) return undefined;
+        clearTimeout(timer);
+        this.requestWatchers.delete(watch);
+        resolve();
+        return 'cut' as const;
       };
       this.requestWatchers.add(watch);
     });
@@ -97,7 +121,12 @@ export class TcpProxy {
     // Not pipe(): its backpressure handling would resume a socket the blackhole paused. A paused
     // socket is not read, so its bytes wait in the kernel until heal().
     forward(client, upstream, (chunk) => {
-      for (const watch of this.requestWatchers) watch(chunk);
+      let cut = false;
+      for (const watch of this.requestWatchers) if (watch(chunk) === 'cut') cut = true;
+      if (!cut) return true;
+      client.destroy();
+      upstream.destroy();
+      return false;
     });
     forward(upstream, client);
     let open = 2;
@@ -115,10 +144,13 @@ export class TcpProxy {
   }
 }
 
-/** Copies `from` into `to`; an end is passed on after what came before it, an error cuts both. */
-function forward(from: Socket, to: Socket, onData?: (chunk: Buffer) => void): void {
+/**
+ * Copies `from` into `to`; an end is passed on after what came before it, an error cuts both. A
+ * chunk `onData` answers false for is not passed on.
+ */
+function forward(from: Socket, to: Socket, onData?: (chunk: Buffer) => boolean): void {
   from.on('data', (chunk: Buffer) => {
-    onData?.(chunk);
+    if (onData && !onData(chunk)) return;
     to.write(chunk);
   });
   from.on('end', () => to.end());

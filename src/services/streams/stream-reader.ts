@@ -1,5 +1,5 @@
 import { Unavailable } from '../../errors.js';
-import type { StreamLog } from '../../infra/backend/types.js';
+import type { StreamLog, Unwatch } from '../../infra/backend/types.js';
 import type { StreamEvent } from '../../model.js';
 import { Doorbell, type Stoppable } from './abortable.js';
 
@@ -119,13 +119,28 @@ export async function* readStream(
     options.idlePollMs * (0.8 + Math.random() * 0.4),
     drain ? [signal, drain] : [signal],
   );
-  const unwatch = await streams.watch(messageId, (event) => {
+  const onEvent = (event: StreamEvent) => {
     if (event.seq <= lastSeq) return;
     live.push(event);
     doorbell.ring();
-  });
+  };
+  let unwatch: Unwatch | undefined;
   let outageSince: number | undefined;
   try {
+    // Watching comes first (see above), and an outage is waited out here as for the log: a
+    // subscription that starts, or whose SUBSCRIBE is on the wire, when Redis goes away is not
+    // ended for it.
+    while (unwatch === undefined) {
+      try {
+        unwatch = await streams.watch(messageId, onEvent);
+      } catch (error) {
+        if (!(error instanceof Unavailable)) throw error;
+        outageSince ??= Date.now();
+        if (Date.now() - outageSince >= options.maxOutageMs) throw error;
+        await doorbell.sleep(OUTAGE_RETRY_MS);
+        if (signal.aborted) return;
+      }
+    }
     let readLog = true;
     let finalRead = false;
     while (!signal.aborted) {
@@ -189,7 +204,7 @@ export async function* readStream(
     }
   } finally {
     doorbell.close();
-    await unwatch().catch(() => {});
+    await unwatch?.().catch(() => {});
   }
 }
 

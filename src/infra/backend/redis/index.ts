@@ -1,4 +1,3 @@
-import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Redis } from 'ioredis';
 import type { Breaker } from '../../breakers.js';
 import type { RedisMetrics } from '../../metrics.js';
@@ -9,6 +8,7 @@ import { RedisContactStore } from './contacts.js';
 import { RedisDocumentStore } from './documents.js';
 import { redisKeys } from './keys.js';
 import { RedisLedger } from './ledger.js';
+import { RedisChannels } from './pubsub.js';
 import { RedisStore } from './store.js';
 import { RedisStreamLog } from './stream-log.js';
 
@@ -38,7 +38,7 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
   commands.on('ready', () => options.breaker?.closeIfOpen());
   const guarded = createGuard(options.breaker);
   const unguarded = createGuard(undefined);
-  const pubsub = new RedisPubSub({ publisher: commands, subscriber });
+  const pubsub = new RedisChannels(commands, subscriber);
 
   const control: ControlBus = {
     publishCancel: (messageId) =>
