@@ -463,4 +463,20 @@ describe('the subscriber connection fails under subscriptions', () => {
     const [next] = await openStreams(server, client, 1);
     await expectWhole(server, client, next!.messageId, await next!.result, reference);
   }, 40_000);
+
+  it('a resubscription cut on the wire: the next connection subscribes every channel again', async () => {
+    const keys = redisKeys(server.keyPrefix);
+    const [stream] = await openStreams(server, client, 1);
+    await until(() => stream!.deltas >= 3, { what: 'the subscriber to get 3 deltas' });
+    // The first SUBSCRIBE after the drop names every channel the server had, the cancel
+    // channel among them.
+    const cut = proxy.cutOn(['subscribe', keys.cancelChannel]);
+    proxy.reset();
+    await cut;
+    await until(async () => (await subscribersOf(keys.cancelChannel)) === 1, {
+      what: 'the cancel channel to be subscribed again',
+    });
+    await expectWhole(server, client, stream!.messageId, await stream!.result, reference);
+    expect(unhandled).toEqual([]);
+  }, 40_000);
 });

@@ -14,9 +14,11 @@ export async function connectRedis(
   url: string,
   connectionName: string,
   metrics?: RedisMetrics,
+  { autoResubscribe = true }: { autoResubscribe?: boolean } = {},
 ): Promise<Redis> {
   const redis = new Redis(url, {
     connectionName,
+    autoResubscribe,
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

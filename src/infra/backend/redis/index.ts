@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Breaker } from '../../breakers.js';
 import type { RedisMetrics } from '../../metrics.js';
 import type { Backend, ControlBus, Unwatch } from '../types.js';
@@ -25,13 +24,14 @@ export interface RedisBackendOptions {
 /** Shared backend: any number of instances serve the same sessions and streams. */
 export async function createRedisBackend(options: RedisBackendOptions): Promise<Backend> {
   const keys = redisKeys(options.keyPrefix);
-  const connect = (name: string) => connectRedis(options.url, name, options.metrics);
+  const connect = (name: string, resubscribe = true) =>
+    connectRedis(options.url, name, options.metrics, { autoResubscribe: resubscribe });
   const commands = await connect('parley-commands');
-  const subscriber = await connect('parley-subscriber').catch(async (error) => {
+  // RedisChannels subscribes its channels again itself (see pubsub.ts).
+  const subscriber = await connect('parley-subscriber', false).catch(async (error) => {
     commands.disconnect();
     throw error;
   });
-  handleUnsubscribeRejections(subscriber);
   const stopHeartbeats = [startHeartbeat(commands), startHeartbeat(subscriber)];
   // A connection that is ready again is proof that Redis is back: stop refusing at once rather
   // than after the breaker's reset timeout, so answers held during the outage get stored.
@@ -70,22 +70,4 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
       await Promise.allSettled([commands.quit(), subscriber.quit()]);
     },
   };
-}
-
-/**
- * graphql-redis-subscriptions fires UNSUBSCRIBE without awaiting it; during an outage its
- * rejection would go unhandled and end the process. A channel left subscribed only costs
- * messages nobody listens to.
- */
-function handleUnsubscribeRejections(subscriber: Redis): void {
-  for (const name of ['unsubscribe', 'punsubscribe'] as const) {
-    const original = subscriber[name].bind(subscriber) as (...args: unknown[]) => Promise<unknown>;
-    Object.assign(subscriber, {
-      [name]: (...args: unknown[]) => {
-        const reply = original(...args);
-        reply.catch(() => {});
-        return reply;
-      },
-    });
-  }
 }

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 interface PubSubState {
   currentSubscriptionId: number;
   subscriptionMap: Record<number, unknown>;
+  /** Channels subscribed on Redis, with the ids of their local subscriptions. */
   subsRefsMap: Map<string, Set<number>>;
   /** A channel whose SUBSCRIBE is on its way, with the promise its later subscribers wait on. */
   subsPendingRefsMap: Map<string, { pending: Promise<unknown> }>;
@@ -12,40 +13,39 @@ interface PubSubState {
 
 /**
  * graphql-redis-subscriptions' RedisPubSub with the failure handling its 2.7.0 (the latest)
- * lacks (its issue #593). Each of these was an unhandled rejection, which ends a Node process,
- * whenever the subscriber connection was down or dropped:
+ * lacks (its issue #593), on a subscriber connection of its own that ioredis does not
+ * resubscribe (`autoResubscribe: false`). Unhandled, each of these was an unhandled rejection,
+ * which ends a Node process, or a channel lost for good:
  *
- * - A SUBSCRIBE that fails also rejects the promise RedisPubSub keeps for later subscribers of
- *   the channel, which nothing awaits, and leaves the subscription's id and listener behind.
- *   Here the caller still gets the error (the stream reader waits the outage out and tries
- *   again), and nothing of the failed subscription stays.
- * - UNSUBSCRIBE and PUNSUBSCRIBE are sent with their promises dropped. A failed UNSUBSCRIBE also
- *   leaves ioredis counting the channel as subscribed, so it subscribes it again on reconnect:
- *   such a channel is unsubscribed once the connection is ready, unless it is wanted again.
+ * - A SUBSCRIBE that fails (its connection is down, or drops while it is on the wire) also
+ *   rejects the promise RedisPubSub keeps for later subscribers of the channel, which nothing
+ *   awaits, and leaves the subscription's id and listener behind. Here the caller still gets the
+ *   error (the stream reader waits the outage out and tries again), and nothing else is left.
+ * - UNSUBSCRIBE and PUNSUBSCRIBE are sent with their promises dropped.
+ * - ioredis resubscribes after a reconnect with a promise of its own that nothing handles, and
+ *   when that SUBSCRIBE is cut off too, the next connection resubscribes nothing: every channel
+ *   would stay silent until the process restarts. Here every connection that becomes ready
+ *   subscribes the channels that have local subscribers, so a failed try is made good by the
+ *   next connection; and a channel whose UNSUBSCRIBE failed with its connection is not
+ *   subscribed again.
  *
  * Only channels are subscribed here, never patterns, so no PUNSUBSCRIBE is sent at all (one
  * command less at the end of every stream).
  */
 export class RedisChannels extends RedisPubSub {
-  /** Channels whose UNSUBSCRIBE failed: ioredis subscribes them again on reconnect. */
-  private readonly unsubscribeFailed: Set<string>;
   private readonly state: PubSubState;
 
   constructor(publisher: Redis, subscriber: Redis) {
-    const unsubscribeFailed = new Set<string>();
     const unsubscribe = subscriber.unsubscribe.bind(subscriber);
-    // The subscriber connection is this object's alone: nothing else calls these.
+    // The subscriber connection is this object's alone: nothing else calls these. A failed
+    // UNSUBSCRIBE needs nothing more: its connection took its subscriptions with it.
     Object.assign(subscriber, {
-      unsubscribe: (channel: string) =>
-        unsubscribe(channel).catch(() => {
-          unsubscribeFailed.add(channel);
-        }),
+      unsubscribe: (channel: string) => unsubscribe(channel).catch(() => 0),
       punsubscribe: () => Promise.resolve(0),
     });
     super({ publisher, subscriber });
-    this.unsubscribeFailed = unsubscribeFailed;
     this.state = this as unknown as PubSubState;
-    subscriber.on('ready', () => this.unsubscribeUnwanted(subscriber));
+    subscriber.on('ready', () => this.resubscribe(subscriber));
   }
 
   override async subscribe<T>(trigger: string, onMessage: (message: T) => void): Promise<number> {
@@ -61,13 +61,15 @@ export class RedisChannels extends RedisPubSub {
     }
   }
 
-  /** Runs after ioredis has resubscribed what it counted (it emits 'ready' on the next tick). */
-  private unsubscribeUnwanted(subscriber: Redis): void {
-    for (const channel of this.unsubscribeFailed) {
-      this.unsubscribeFailed.delete(channel);
-      const wanted =
-        this.state.subsRefsMap.has(channel) || this.state.subsPendingRefsMap.has(channel);
-      if (!wanted) void subscriber.unsubscribe(channel);
+  /**
+   * Channels whose SUBSCRIBE was on its way when the connection dropped are not among them:
+   * their callers got the error and subscribe again.
+   */
+  private resubscribe(subscriber: Redis): void {
+    const channels: string[] = [];
+    for (const [channel, subscriptions] of this.state.subsRefsMap) {
+      if (subscriptions.size > 0) channels.push(channel);
     }
+    if (channels.length > 0) subscriber.subscribe(...channels).catch(() => {});
   }
 }
