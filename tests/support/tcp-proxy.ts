@@ -69,7 +69,23 @@ export class TcpProxy {
    * command's name and key, say): proof that a request is on the wire.
    */
   sent(texts: string | string[], timeoutMs = 5_000): Promise<void> {
-    const wanted = typeof texts === 'string' ? [texts] : texts;
+    return this.awaitRequest(typeof texts === 'string' ? [texts] : texts, timeoutMs, undefined);
+  }
+
+  /**
+   * Resolves once a client has sent a chunk containing every one of `texts`, after destroying
+   * that connection (both sides) instead of forwarding the chunk: the request was written, and
+   * its connection died before any reply, as when Redis is killed under it.
+   */
+  cutOn(texts: string[], timeoutMs = 5_000): Promise<void> {
+    return this.awaitRequest(texts, timeoutMs, 'cut');
+  }
+
+  private awaitRequest(
+    wanted: string[],
+    timeoutMs: number,
+    verdict: 'cut' | undefined,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.requestWatchers.delete(watch);
@@ -80,29 +96,7 @@ export class TcpProxy {
         clearTimeout(timer);
         this.requestWatchers.delete(watch);
         resolve();
-        return undefined;
-      };
-      this.requestWatchers.add(watch);
-    });
-  }
-
-  /**
-   * Resolves once a client has sent a chunk containing every one of `texts`, after destroying
-   * that connection (both sides) instead of forwarding the chunk: the request was written, and
-   * its connection died before any reply, as when Redis is killed under it.
-   */
-  cutOn(texts: string[], timeoutMs = 5_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.requestWatchers.delete(watch);
-        reject(new Error(`no client sent ${JSON.stringify(texts)} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const watch = (chunk: Buffer) => {
-        if (!texts.every((text) => chunk.includes(text))) return undefined;
-        clearTimeout(timer);
-        this.requestWatchers.delete(watch);
-        resolve();
-        return 'cut' as const;
+        return verdict;
       };
       this.requestWatchers.add(watch);
     });
