@@ -70,6 +70,22 @@ export class Loaders {
     return this.#messagePage;
   }
 
+  /**
+   * The session (the principal's only) and one page of its messages in one read: each loader is
+   * primed with its part, so the session's `messages` field finds its page already loaded.
+   */
+  async sessionWithMessages(page: MessagePageRequest): Promise<SessionRecord | null> {
+    if (!isSessionId(page.sessionId)) return null;
+    const { session, messages } = await this.store.getSessionWithMessages(page);
+    const owned = this.owned(session);
+    this.session.prime(page.sessionId, owned);
+    if (owned) {
+      const mine = messages.filter((message) => message.principal === this.principal.id);
+      this.messagePage.prime(page, mine);
+    }
+    return owned;
+  }
+
   /** The text so far of a message still streaming: its deltas, concatenated. */
   get liveContent(): DataLoader<string, string> {
     this.#liveContent ??= new DataLoader(async (messageIds) =>

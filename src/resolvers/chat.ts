@@ -1,4 +1,5 @@
 import { callerOf } from '../context.js';
+import { NotFound } from '../errors.js';
 import { builder } from '../schema/builder.js';
 import {
   CreateSessionInput,
@@ -9,7 +10,7 @@ import { pagedConnection } from '../schema/cost-directives.js';
 import { loadOwned } from '../schema/loading.js';
 import { assertPageSize, decodeKeyCursor, encodeKeyCursor } from '../schema/pagination.js';
 import { MessageRef, SessionRef } from '../schema/refs.js';
-import { SessionConnectionRef } from '../schema/session.js';
+import { messagePageAhead, SessionConnectionRef } from '../schema/session.js';
 
 export const DEFAULT_SESSION_PAGE = 20;
 /** An answer is a model call: it costs as much as 50 objects read (on top of a mutation's 10). */
@@ -21,7 +22,14 @@ builder.queryFields((t) => ({
     nullable: true,
     authScopes: { chat: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { loaders }) => loadOwned(loaders.session, 'Session', id),
+    resolve: async (_root, { id }, { loaders }, info) => {
+      // A session asked for with its messages is read with its page, in one round trip.
+      const page = messagePageAhead(id, info);
+      if (!page) return loadOwned(loaders.session, 'Session', id);
+      const session = await loaders.sessionWithMessages(page);
+      if (!session) throw new NotFound('Session', id);
+      return session;
+    },
   }),
   sessions: t.field({
     type: SessionConnectionRef,

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryBackend } from '../../src/infra/backend/memory.js';
 import { createRedisBackend } from '../../src/infra/backend/redis/index.js';
 import type { Backend } from '../../src/infra/backend/types.js';
-import { collectWs, gqlData, wsClient } from '../support/client.js';
+import { collectWs, gql, gqlData, wsClient } from '../support/client.js';
 import { deleteKeys, SHARED_REDIS_URL } from '../support/redis.js';
 import { startServer, type TestServer } from '../support/server.js';
 
@@ -201,5 +201,80 @@ describe.each([
     expect(Object.values(small.calls).reduce((sum, count) => sum + count, 0)).toBeLessThanOrEqual(
       5,
     );
+  });
+
+  it('reads session(id) with its page of messages in one call, giving what node(id) gives, page shape after page shape', async () => {
+    const { sessions } = await gqlData<{ sessions: { edges: { node: { id: string } }[] } }>(
+      server,
+      '{ sessions(first: 1) { edges { node { id } } } }',
+    );
+    const id = sessions.edges[0]!.node.id;
+    const page =
+      'edges { cursor node { id role content } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }';
+    const { node: start } = await gqlData<{ node: { messages: { edges: { cursor: string }[] } } }>(
+      server,
+      `query($id: ID!) { node(id: $id) { ... on Session { messages(first: 3) { ${page} } } } }`,
+      { id },
+    );
+    const cursor = start.messages.edges[1]!.cursor;
+    const ONE_READ = { 'store.getSessionWithMessages': 1 };
+    const cases: { selection: string; fragment?: string; oneRead: boolean }[] = [
+      { selection: `title messages(first: 3) { ${page} }`, oneRead: true },
+      { selection: `messages { ${page} }`, oneRead: true },
+      { selection: `messages(first: 0) { ${page} }`, oneRead: true },
+      { selection: `messages(first: 3, after: $cursor) { ${page} }`, oneRead: true },
+      { selection: `messages(first: 2, before: $cursor) { ${page} }`, oneRead: true },
+      {
+        selection: `...Page`,
+        fragment: `fragment Page on Session { messages(first: 4) { ${page} } }`,
+        oneRead: true,
+      },
+      { selection: `... on Session { messages(first: 4) { ${page} } }`, oneRead: true },
+      { selection: `messages(last: 2) { ${page} }`, oneRead: false },
+      { selection: `messages(first: 2) @include(if: true) { ${page} }`, oneRead: false },
+      {
+        selection: `a: messages(first: 2) { ${page} } b: messages(first: 3, after: $cursor) { ${page} }`,
+        oneRead: false,
+      },
+      { selection: `messages(first: 101) { ${page} }`, oneRead: false },
+      { selection: `messages(after: "not a cursor") { ${page} }`, oneRead: false },
+    ];
+    const codes = (response: { errors?: { extensions?: { code?: unknown } }[] }) =>
+      response.errors?.map((error) => error.extensions?.code);
+    for (const { selection, fragment = '', oneRead } of cases) {
+      const refused = selection.includes('101') || selection.includes('not a cursor');
+      const usesCursor = selection.includes('$cursor');
+      const variables = usesCursor ? { id, cursor } : { id };
+      const declared = usesCursor ? '$id: ID!, $cursor: String' : '$id: ID!';
+      counter.reset();
+      const direct = await gql<Record<string, unknown>>(
+        server,
+        `query(${declared}) { session(id: $id) { ${selection} } } ${fragment}`,
+        variables,
+      );
+      const calls = counter.snapshot();
+      const viaNode = await gql<Record<string, unknown>>(
+        server,
+        `query(${declared}) { node(id: $id) { ... on Session { ${selection} } } } ${fragment}`,
+        variables,
+      );
+      if (refused) expect(codes(direct), selection).toEqual(['BAD_USER_INPUT']);
+      else expect(direct.data?.session, selection).toBeTruthy();
+      expect({ selection, data: direct.data?.session ?? null }).toEqual({
+        selection,
+        data: viaNode.data?.node ?? null,
+      });
+      expect(codes(direct)).toEqual(codes(viaNode));
+      if (oneRead) expect({ selection, calls }).toEqual({ selection, calls: ONE_READ });
+      else expect(calls['store.getSessionWithMessages'] ?? 0).toBeLessThanOrEqual(1);
+    }
+    const missing = await gql(
+      server,
+      `query($id: ID!) { session(id: $id) { messages(first: 3) { ${page} } } }`,
+      {
+        id: id.replace(/.$/, (last) => (last === '0' ? '1' : '0')),
+      },
+    );
+    expect(missing.errors?.map((error) => error.extensions?.code)).toEqual(['NOT_FOUND']);
   });
 });

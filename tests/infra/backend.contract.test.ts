@@ -392,6 +392,36 @@ describe.each(cases)('%s backend', (_kind, backendCase) => {
         ).resolves.toEqual([[]]);
         await expect(backend().store.listMessages([])).resolves.toEqual([]);
       });
+
+      it('getSessionWithMessages gives the session and the page listMessages gives, in every case', async () => {
+        const pages = [
+          { sessionId: first.id, offset: 0, limit: 3 },
+          { sessionId: first.id, offset: 4, limit: 10 },
+          { sessionId: first.id, offset: 6, limit: 5 },
+          { sessionId: first.id, offset: 0, limit: 0 },
+          { sessionId: second.id, offset: 0, limit: 100 },
+        ];
+        for (const page of pages) {
+          const [session] = await backend().store.getSessions([page.sessionId]);
+          const [messages] = await backend().store.listMessages([page]);
+          await expect(backend().store.getSessionWithMessages(page)).resolves.toEqual({
+            session,
+            messages,
+          });
+        }
+      });
+
+      it('getSessionWithMessages of an unknown or deleted session gives no session and no messages', async () => {
+        const gone = sessionRecord(first.principal);
+        await backend().store.createSession(gone);
+        await backend().store.addMessage(messageRecord(gone));
+        await backend().store.deleteSession(gone.id);
+        for (const sessionId of [gone.id, id('missing')]) {
+          await expect(
+            backend().store.getSessionWithMessages({ sessionId, offset: 0, limit: 5 }),
+          ).resolves.toEqual({ session: null, messages: [] });
+        }
+      });
     });
   });
 

@@ -111,6 +111,15 @@ class MemoryStore implements Store {
     );
   }
 
+  async getSessionWithMessages(
+    page: MessagePageRequest,
+  ): Promise<{ session: SessionRecord | null; messages: MessageRecord[] }> {
+    const [session = null] = await this.getSessions([page.sessionId]);
+    if (!session) return { session, messages: [] };
+    const [messages = []] = await this.listMessages([page]);
+    return { session, messages };
+  }
+
   async listMessages(pages: readonly MessagePageRequest[]): Promise<MessageRecord[][]> {
     return pages.map(({ sessionId, offset, limit }) => {
       const page: MessageRecord[] = [];

@@ -43,6 +43,14 @@ export interface Store {
    * give them (an id whose record is gone is left out); ids and records in one round trip.
    */
   listMessages(pages: readonly MessagePageRequest[]): Promise<MessageRecord[][]>;
+  /**
+   * A session with one page of its messages, as `getSessions` and `listMessages` would give them
+   * (no messages when there is no such session), in one round trip: a client opening a
+   * conversation asks for both at once.
+   */
+  getSessionWithMessages(
+    page: MessagePageRequest,
+  ): Promise<{ session: SessionRecord | null; messages: MessageRecord[] }>;
 
   /**
    * Marks `holder` as the one generation running in a session, for `ttlMs`. Returns null when

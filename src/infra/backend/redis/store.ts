@@ -39,6 +39,23 @@ if #ids == 0 then return {} end
 for index, id in ipairs(ids) do ids[index] = ARGV[3] .. id end
 return redis.call('MGET', unpack(ids))`;
 
+/**
+ * MESSAGE_PAGE_SCRIPT behind the session's own record: KEYS[1] = session, KEYS[2] = its message
+ * list. The reply is the session (nil when there is none, and then nothing else) and the page.
+ */
+const SESSION_WITH_PAGE_SCRIPT = `
+local session = redis.call('GET', KEYS[1])
+local limit = tonumber(ARGV[2])
+if not session or limit <= 0 then return {session} end
+local first = tonumber(ARGV[1])
+local ids = redis.call('LRANGE', KEYS[2], first, first + limit - 1)
+local reply = {session}
+if #ids == 0 then return reply end
+for index, id in ipairs(ids) do ids[index] = ARGV[3] .. id end
+local messages = redis.call('MGET', unpack(ids))
+for index = 1, #messages do reply[index + 1] = messages[index] end
+return reply`;
+
 function parseAll<T>(values: readonly (string | null)[]): (T | null)[] {
   return values.map((value) => (value === null ? null : (JSON.parse(value) as T)));
 }
@@ -202,6 +219,31 @@ export class RedisStore implements Store {
         }),
       ),
     );
+  }
+
+  getSessionWithMessages({
+    sessionId,
+    offset,
+    limit,
+  }: MessagePageRequest): Promise<{ session: SessionRecord | null; messages: MessageRecord[] }> {
+    return this.guarded(async () => {
+      const [session = null, ...messages] = (await evalScript(
+        this.redis,
+        SESSION_WITH_PAGE_SCRIPT,
+        2,
+        this.keys.session(sessionId),
+        this.keys.sessionMessages(sessionId),
+        offset,
+        limit,
+        this.keys.message(''),
+      )) as (string | null)[];
+      return {
+        session: session === null ? null : (JSON.parse(session) as SessionRecord),
+        messages: parseAll<MessageRecord>(messages).filter(
+          (message): message is MessageRecord => message !== null,
+        ),
+      };
+    });
   }
 
   claimSession(sessionId: string, holder: string, ttlMs: number): Promise<string | null> {
