@@ -28,6 +28,26 @@ export interface CommandCount {
 const totalProcessed = async (redis: Redis): Promise<number> =>
   Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1] ?? Number.NaN);
 
+/**
+ * Commands the whole Redis server ran between `start()` and the `stop()` it returns, those that
+ * scripts ran included: no MONITOR, so nothing is added to what is measured. Only meaningful
+ * while nothing else uses the server.
+ */
+export async function serverCommands(redisUrl: string): Promise<() => Promise<number>> {
+  const info = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  info.on('error', () => {});
+  await info.connect();
+  const start = await totalProcessed(info);
+  return async () => {
+    try {
+      // Less the INFO that read the start (the one reading the end is counted after it).
+      return (await totalProcessed(info)) - start - 1;
+    } finally {
+      info.disconnect();
+    }
+  };
+}
+
 /** The port of a MONITOR source (`127.0.0.1:51234`, `[::1]:51234`); undefined for `lua` etc. */
 function portOf(source: string): number | undefined {
   const match = /:(\d+)$/.exec(source);

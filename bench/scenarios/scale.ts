@@ -6,7 +6,7 @@ import { createAgent } from '../harness/graphql-http.js';
 import { createSession, sendMessage, startHeldAnswers } from '../harness/parley-api.js';
 import { eachBackend } from '../harness/per-backend.js';
 import { encodePrompt, expectedAnswer } from '../harness/prompt.js';
-import { type CommandCount, countCommands } from '../harness/redis-commands.js';
+import { type CommandCount, countCommands, serverCommands } from '../harness/redis-commands.js';
 import {
   type Figure,
   measuredTogether,
@@ -202,6 +202,8 @@ interface RoundResult {
   latencyP50: number;
   latencyP99: number;
   spanMs: number;
+  /** Commands the bench's Redis ran during the measured window (scripts' own included). */
+  redisCommands: number;
 }
 
 /**
@@ -259,6 +261,7 @@ async function fanoutRound(
   context.log(
     `redis: fan-out round ${round + 1} on ${deployment.name === 'one' ? 'one instance' : 'two instances'}`,
   );
+  const commandsSince = await serverCommands(context.redisUrl);
   const run = await measuredTogether(
     deployment.servers.map((server, index) => ({
       server: server.child,
@@ -270,6 +273,7 @@ async function fanoutRound(
       return Promise.all(deployment.fleets.map(({ fleet }) => fleet.collect(COLLECT_TIMEOUT_MS)));
     },
   );
+  const redisCommands = await commandsSince();
   const fleets: FleetResult[] = run.result;
   const latency = summarize(...fleets.flatMap((fleet) => fleet.latencies));
   return {
@@ -286,6 +290,7 @@ async function fanoutRound(
     latencyP50: latency.p50,
     latencyP99: latency.p99,
     spanMs: Math.max(...fleets.map((fleet) => fleet.spanMs)),
+    redisCommands,
   };
 }
 
@@ -323,12 +328,15 @@ function totals(rounds: readonly RoundResult[]) {
   const deltas = rounds.reduce((sum, round) => sum + round.deltas, 0);
   const tokens = rounds.reduce((sum, round) => sum + round.tokens, 0);
   const cpuMs = rounds.reduce((sum, round) => sum + round.cpuMs, 0);
+  const redisCommands = rounds.reduce((sum, round) => sum + round.redisCommands, 0);
   return {
     deltas,
     tokens,
     cpuMs,
     cpuMicrosPerEvent: (cpuMs * 1000) / Math.max(1, deltas),
     cpuMicrosPerToken: (cpuMs * 1000) / Math.max(1, tokens),
+    redisCommands,
+    redisCommandsPerToken: redisCommands / Math.max(1, tokens),
     failed: rounds.reduce((sum, round) => sum + round.failed, 0),
     firstFailure: rounds.find((round) => round.firstFailure)?.firstFailure,
   };
@@ -442,6 +450,14 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
         unit: 'µs',
         value: two.two.cpuMicrosPerToken,
         baseline: two.one.cpuMicrosPerToken,
+      },
+      {
+        // What would grow with the fleet if instances talked to each other: Redis's own count.
+        backend,
+        metric: `two instances: Redis commands per delivered token, whole server (bare column: one instance), ${load}`,
+        unit: 'commands',
+        value: two.two.redisCommandsPerToken,
+        baseline: two.one.redisCommandsPerToken,
       },
     );
     errors += two.two.failed + two.one.failed + two.logErrors;
