@@ -9,6 +9,8 @@ import {
 } from './model.js';
 import { readWholeLog } from './services/streams/log-text.js';
 
+export type { MessagePageRequest };
+
 /**
  * Per-request batching of every by-id read: one backend round trip per kind of read per tick,
  * whatever the number of rows. Made per request so no cache outlives it. Reads are filtered to
@@ -31,6 +33,10 @@ export class Loaders {
   /** A method, not an arrow field: a subscription holds its loaders for as long as it runs. */
   private owned<T extends { principal: string }>(record: T | null): T | null {
     return record && record.principal === this.principal.id ? record : null;
+  }
+
+  private ownMessages(messages: MessageRecord[]): MessageRecord[] {
+    return messages.filter((message) => message.principal === this.principal.id);
   }
 
   get session(): DataLoader<string, SessionRecord | null> {
@@ -61,29 +67,22 @@ export class Loaders {
   /** A page of a session's messages, ids and records read together (the principal's only). */
   get messagePage(): DataLoader<MessagePageRequest, MessageRecord[], string> {
     this.#messagePage ??= new DataLoader(
-      async (pages) =>
-        (await this.store.listMessages(pages)).map((page) =>
-          page.filter((message) => message.principal === this.principal.id),
-        ),
+      async (pages) => (await this.store.listMessages(pages)).map((page) => this.ownMessages(page)),
       { cacheKeyFn: (page) => `${page.sessionId}:${page.offset}:${page.limit}` },
     );
     return this.#messagePage;
   }
 
   /**
-   * The session (the principal's only) and one page of its messages in one read: each loader is
-   * primed with its part, so the session's `messages` field finds its page already loaded.
+   * Reads the session and one page of its messages in one round trip and primes the `session`
+   * and `messagePage` loaders with them (the principal's only), so both then answer from it.
    */
-  async sessionWithMessages(page: MessagePageRequest): Promise<SessionRecord | null> {
-    if (!isSessionId(page.sessionId)) return null;
+  async primeSessionWithMessages(page: MessagePageRequest): Promise<void> {
+    if (!isSessionId(page.sessionId)) return;
     const { session, messages } = await this.store.getSessionWithMessages(page);
     const owned = this.owned(session);
     this.session.prime(page.sessionId, owned);
-    if (owned) {
-      const mine = messages.filter((message) => message.principal === this.principal.id);
-      this.messagePage.prime(page, mine);
-    }
-    return owned;
+    if (owned) this.messagePage.prime(page, this.ownMessages(messages));
   }
 
   /** The text so far of a message still streaming: its deltas, concatenated. */

@@ -1,5 +1,4 @@
 import { callerOf } from '../context.js';
-import { NotFound } from '../errors.js';
 import { builder } from '../schema/builder.js';
 import {
   CreateSessionInput,
@@ -25,10 +24,8 @@ builder.queryFields((t) => ({
     resolve: async (_root, { id }, { loaders }, info) => {
       // A session asked for with its messages is read with its page, in one round trip.
       const page = messagePageAhead(id, info);
-      if (!page) return loadOwned(loaders.session, 'Session', id);
-      const session = await loaders.sessionWithMessages(page);
-      if (!session) throw new NotFound('Session', id);
-      return session;
+      if (page) await loaders.primeSessionWithMessages(page);
+      return loadOwned(loaders.session, 'Session', id);
     },
   }),
   sessions: t.field({

@@ -8,6 +8,7 @@ import {
   Kind,
   type SelectionSetNode,
 } from 'graphql';
+import type { MessagePageRequest } from '../loaders.js';
 import { builder } from './builder.js';
 import { pagedConnection } from './cost-directives.js';
 import { loadOwned } from './loading.js';
@@ -57,13 +58,6 @@ builder.node(SessionRef, {
 
 type MessagePageArgs = Parameters<typeof offsetForArgs>[0]['args'];
 
-/** A page of one session's messages, as the `messagePage` loader takes it. */
-export interface MessagePage {
-  sessionId: string;
-  offset: number;
-  limit: number;
-}
-
 function messagePageOptions(args: MessagePageArgs, totalCount: number | undefined) {
   return { args, defaultSize: DEFAULT_MESSAGE_PAGE, maxSize: MAX_PAGE_SIZE, totalCount };
 }
@@ -77,7 +71,7 @@ function messagePageOptions(args: MessagePageArgs, totalCount: number | undefine
 export function messagePageAhead(
   sessionId: string,
   info: GraphQLResolveInfo,
-): MessagePage | undefined {
+): MessagePageRequest | undefined {
   const sessionType = getNamedType(info.returnType);
   const field = isObjectType(sessionType) ? sessionType.getFields().messages : undefined;
   const node = field && messagesSelection(info.fieldNodes, info);

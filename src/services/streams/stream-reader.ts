@@ -134,10 +134,7 @@ export async function* readStream(
       try {
         unwatch = await streams.watch(messageId, onEvent);
       } catch (error) {
-        if (!(error instanceof Unavailable)) throw error;
-        outageSince ??= Date.now();
-        if (Date.now() - outageSince >= options.maxOutageMs) throw error;
-        await doorbell.sleep(OUTAGE_RETRY_MS);
+        outageSince = await waitOutOutage(error, outageSince, options.maxOutageMs, doorbell);
         if (signal.aborted) return;
       }
     }
@@ -152,10 +149,7 @@ export async function* readStream(
           page = await streams.read(messageId, lastSeq, options.pageSize);
           outageSince = undefined;
         } catch (error) {
-          if (!(error instanceof Unavailable)) throw error;
-          outageSince ??= Date.now();
-          if (Date.now() - outageSince >= options.maxOutageMs) throw error;
-          await doorbell.sleep(OUTAGE_RETRY_MS);
+          outageSince = await waitOutOutage(error, outageSince, options.maxOutageMs, doorbell);
           continue;
         }
         readLog = false;
@@ -206,6 +200,24 @@ export async function* readStream(
     doorbell.close();
     await unwatch?.().catch(() => {});
   }
+}
+
+/**
+ * After a call to storage failed with `error`: throws it unless it is an outage that began less
+ * than `maxOutageMs` ago, else waits before the next try (less when the reader stops). Returns
+ * when the outage began.
+ */
+async function waitOutOutage(
+  error: unknown,
+  outageSince: number | undefined,
+  maxOutageMs: number,
+  doorbell: Doorbell,
+): Promise<number> {
+  if (!(error instanceof Unavailable)) throw error;
+  const since = outageSince ?? Date.now();
+  if (Date.now() - since >= maxOutageMs) throw error;
+  await doorbell.sleep(OUTAGE_RETRY_MS);
+  return since;
 }
 
 /**

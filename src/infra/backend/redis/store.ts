@@ -28,36 +28,46 @@ end
 return 0`;
 
 /**
- * A page of a session's messages in one round trip: KEYS[1] = the session's message id list,
- * ARGV = offset, limit, the message key prefix (message keys are named by the ids the list holds,
- * so they cannot be passed as KEYS). Returns the records' JSON, false where one is gone.
+ * A page of a session's message records, read in a script: the ids in `list` from `first`, at
+ * most `limit`, and their records (message keys are named by the ids the list holds, so they
+ * cannot be passed as KEYS). The records' JSON, false where one is gone.
  */
-const MESSAGE_PAGE_SCRIPT = `
-local first = tonumber(ARGV[1])
-local ids = redis.call('LRANGE', KEYS[1], first, first + tonumber(ARGV[2]) - 1)
-if #ids == 0 then return {} end
-for index, id in ipairs(ids) do ids[index] = ARGV[3] .. id end
-return redis.call('MGET', unpack(ids))`;
+const MESSAGE_PAGE_LUA = `
+local function messagePage(list, first, limit, prefix)
+  if limit <= 0 then return {} end
+  local ids = redis.call('LRANGE', list, first, first + limit - 1)
+  if #ids == 0 then return {} end
+  for index, id in ipairs(ids) do ids[index] = prefix .. id end
+  return redis.call('MGET', unpack(ids))
+end`;
+
+/** KEYS[1] = the session's message id list, ARGV = offset, limit, the message key prefix. */
+const MESSAGE_PAGE_SCRIPT = `${MESSAGE_PAGE_LUA}
+return messagePage(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3])`;
 
 /**
- * MESSAGE_PAGE_SCRIPT behind the session's own record: KEYS[1] = session, KEYS[2] = its message
- * list. The reply is the session (nil when there is none, and then nothing else) and the page.
+ * The session's own record ahead of its page: KEYS[1] = session, KEYS[2] = its message list,
+ * ARGV as MESSAGE_PAGE_SCRIPT. The reply is the session (nil when there is none, and then
+ * nothing else) and the page.
  */
-const SESSION_WITH_PAGE_SCRIPT = `
+const SESSION_WITH_PAGE_SCRIPT = `${MESSAGE_PAGE_LUA}
 local session = redis.call('GET', KEYS[1])
-local limit = tonumber(ARGV[2])
-if not session or limit <= 0 then return {session} end
-local first = tonumber(ARGV[1])
-local ids = redis.call('LRANGE', KEYS[2], first, first + limit - 1)
+if not session then return {session} end
 local reply = {session}
-if #ids == 0 then return reply end
-for index, id in ipairs(ids) do ids[index] = ARGV[3] .. id end
-local messages = redis.call('MGET', unpack(ids))
-for index = 1, #messages do reply[index + 1] = messages[index] end
+for index, record in ipairs(messagePage(KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3])) do
+  reply[index + 1] = record
+end
 return reply`;
 
 function parseAll<T>(values: readonly (string | null)[]): (T | null)[] {
   return values.map((value) => (value === null ? null : (JSON.parse(value) as T)));
+}
+
+/** A page's records, leaving out those that are gone. */
+function parseMessages(values: readonly (string | null)[]): MessageRecord[] {
+  return parseAll<MessageRecord>(values).filter(
+    (message): message is MessageRecord => message !== null,
+  );
 }
 
 /** Pipeline results are [error, value] pairs; any error fails the whole read. */
@@ -213,9 +223,7 @@ export class RedisStore implements Store {
             limit,
             messagePrefix,
           )) as (string | null)[];
-          return parseAll<MessageRecord>(values).filter(
-            (message): message is MessageRecord => message !== null,
-          );
+          return parseMessages(values);
         }),
       ),
     );
@@ -239,9 +247,7 @@ export class RedisStore implements Store {
       )) as (string | null)[];
       return {
         session: session === null ? null : (JSON.parse(session) as SessionRecord),
-        messages: parseAll<MessageRecord>(messages).filter(
-          (message): message is MessageRecord => message !== null,
-        ),
+        messages: parseMessages(messages),
       };
     });
   }
