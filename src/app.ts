@@ -220,6 +220,8 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         });
         httpServer.closeIdleConnections();
       });
+      // Refunds held for the next debit go back before storage closes.
+      await services.points.flush();
       await backend.close();
       breakers.shutdown();
       stopRedisTracing();

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codesOf, wsExecute } from '../support/assertions.js';
 import {
@@ -9,7 +10,9 @@ import {
   startConversation,
   wsClient,
 } from '../support/client.js';
+import { deleteKeys, SHARED_REDIS_URL } from '../support/redis.js';
 import { type BackendKind, startServer, type TestServer } from '../support/server.js';
+import { until } from '../support/wait.js';
 
 const T0 = Date.parse('2030-01-01T00:00:00Z');
 
@@ -230,6 +233,64 @@ describe('buckets shared by every instance through Redis', () => {
     const onB = await gql(serverB, '{ viewer { principal } }');
     expect(onB.status).toBe(429);
     expect(codesOf(onB)).toEqual(['RATE_LIMITED']);
+  });
+});
+
+describe('refunds ride on the next debit through Redis', () => {
+  const keyPrefix = `test:held-refunds:${Date.now()}:`;
+  const query = '{ sessions(first: 3) { edges { node { id } } } }';
+  let serverA: TestServer;
+  let serverB: TestServer;
+  let monitor: Redis;
+  /** The bucket scripts the servers sent, in order: one line per round trip. */
+  const bucketSteps: string[] = [];
+
+  beforeAll(async () => {
+    const env = { RATE_LIMIT_POINTS: '1000', RATE_LIMIT_RESTORE_RATE: '0.001' };
+    ({ server: serverA } = await clockedServer('redis', env, keyPrefix));
+    ({ server: serverB } = await clockedServer('redis', env, keyPrefix));
+    monitor = await new Redis(SHARED_REDIS_URL).monitor();
+    // An EVAL right after a refused EVALSHA (NOSCRIPT: this Redis had not run the script yet)
+    // is the same round trip's retry, not a step of its own.
+    let unansweredSha: string | undefined;
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      const command = args[0]?.toLowerCase();
+      if (source === 'lua' || !args[3]?.startsWith(`${keyPrefix}ledger:`)) return;
+      const step = args.slice(4).join(' ');
+      if (command === 'evalsha') {
+        bucketSteps.push(step);
+        unansweredSha = step;
+      } else if (command === 'eval' && unansweredSha !== step) bucketSteps.push(step);
+    });
+  });
+  afterAll(async () => {
+    monitor?.disconnect();
+    await serverA?.close();
+    await serverB?.close();
+    await deleteKeys(SHARED_REDIS_URL, keyPrefix);
+  });
+
+  it('operations back to back cost one bucket script each, the last refund follows alone, and the other instance then sees every refund', async () => {
+    const costs = [];
+    for (let operation = 0; operation < 6; operation++)
+      costs.push(costOf(await gql(serverA, query)));
+    // 1 + 3 × (edge + node) asked; no session: 1 spent.
+    expect(costs.map((cost) => [cost?.requested, cost?.actual])).toEqual(
+      Array.from({ length: 6 }, () => [7, 1]),
+    );
+    expect(costs.map((cost) => cost?.remaining)).toEqual([999, 998, 997, 996, 995, 994]);
+    // limit, restore rate, now, asked, credit: each debit after the first carries a refund.
+    await until(() => bucketSteps.length === 7, { what: 'the held refund given back' });
+    expect(bucketSteps).toEqual([
+      `1000 0.001 ${T0} 7 0`,
+      ...Array.from({ length: 5 }, () => `1000 0.001 ${T0} 7 6`),
+      `1000 0.001 ${T0} -6 0`,
+    ]);
+    const onB = await gqlData<{ rateLimit: { remaining: number } }>(
+      serverB,
+      '{ rateLimit { remaining } }',
+    );
+    expect(onB.rateLimit.remaining).toBe(993);
   });
 });
 

@@ -46,6 +46,24 @@ describe.each(backendCases())('the %s ledger', (_name, backendCase) => {
     });
   });
 
+  it('a debit gives its credit back first, capped at the limit, even when it is refused', async () => {
+    const principal = key();
+    await backend().ledger.debitPoints(principal, 90, bucket, T0);
+    // 10 left + 30 given back: 40 hold the 35 asked.
+    expect(await backend().ledger.debitPoints(principal, 35, bucket, T0, 30)).toMatchObject({
+      allowed: true,
+      remaining: 5,
+    });
+    // 5 + 10 cannot hold 50: refused, and the 10 are given back all the same.
+    expect(await backend().ledger.debitPoints(principal, 50, bucket, T0, 10)).toMatchObject({
+      allowed: false,
+      remaining: 15,
+    });
+    expect(await backend().ledger.debitPoints(principal, 0, bucket, T0, 500)).toMatchObject({
+      remaining: 100,
+    });
+  });
+
   it('concurrent debits never overdraw the bucket', async () => {
     const principal = key();
     const results = await Promise.all(

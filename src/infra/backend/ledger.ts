@@ -37,8 +37,18 @@ export interface TokenState {
 }
 
 export interface Ledger {
-  /** Takes `cost` points when the bucket holds them; refused (nothing taken) otherwise. */
-  debitPoints(key: string, cost: number, policy: BucketPolicy, now: number): Promise<BucketState>;
+  /**
+   * Gives `credit` points back (refunds held since the principal's last step, see PointBuckets;
+   * capped at the limit, given even when the debit is refused), then takes `cost` points when
+   * the bucket holds them; refused (nothing taken) otherwise.
+   */
+  debitPoints(
+    key: string,
+    cost: number,
+    policy: BucketPolicy,
+    now: number,
+    credit?: number,
+  ): Promise<BucketState>;
   /** Gives points back (an operation cost less than was asked), never above the limit. */
   refundPoints(
     key: string,

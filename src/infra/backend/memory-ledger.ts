@@ -18,9 +18,9 @@ interface Account {
 export class MemoryLedger implements Ledger {
   private readonly accounts = new Map<string, Account>();
 
-  async debitPoints(key: string, cost: number, policy: BucketPolicy, now: number) {
+  async debitPoints(key: string, cost: number, policy: BucketPolicy, now: number, credit = 0) {
     const account = this.account(key);
-    const points = refill(account.points, policy, now);
+    const points = Math.min(policy.limit, refill(account.points, policy, now) + credit);
     const allowed = points >= cost;
     const after = allowed ? points - cost : points;
     account.points = { points: after, at: now };

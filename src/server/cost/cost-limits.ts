@@ -28,7 +28,8 @@ export interface CostReport {
  * pipeline): before any resolver runs, the operation's static cost is computed; over the maximum
  * it is COST_LIMIT_EXCEEDED, and otherwise the cost is debited from the principal's bucket
  * (RATE_LIMITED when it does not hold them). After execution the actual cost replaces the
- * requested one and the difference is refunded. Subscriptions are charged once, at subscribe.
+ * requested one and the difference is refunded (with the principal's next debit: see
+ * PointBuckets). Subscriptions are charged once, at subscribe.
  */
 export function useCostLimits(options: CostLimitsOptions): Plugin<Context> {
   const { model, points, errors } = options;
@@ -107,15 +108,13 @@ export function useCostLimits(options: CostLimitsOptions): Plugin<Context> {
         return;
       }
       return {
-        onExecuteDone: async ({ result, setResult }) => {
+        onExecuteDone: ({ result, setResult }) => {
           if (Symbol.asyncIterator in result) return;
           const { requested, state } = charged.cost;
           const actual = Math.min(requested, model.actualCost(request, result.data));
           const settled =
             actual < requested
-              ? await points
-                  .refund(args.contextValue.ledgerKey, requested - actual)
-                  .catch(() => state)
+              ? points.refund(args.contextValue.ledgerKey, requested - actual, state)
               : state;
           const report = reportOf(requested, actual, settled);
           setResult({

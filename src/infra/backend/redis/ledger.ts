@@ -13,20 +13,22 @@ import type { RedisKeys } from './keys.js';
 /**
  * The leaky bucket, as `refill` and `bucketState` in ../ledger.ts compute it. KEYS[1] = the
  * principal's ledger hash (fields p = points, pt = when), ARGV = limit, restore rate per second,
- * now (ms), points asked (debit) or given back (refund, as a negative number).
- * Returns { allowed 0|1, points after x1000 (an integer) }.
+ * now (ms), points asked (debit) or given back (refund, as a negative number), points given back
+ * before a debit (refunds held for it, see PointBuckets; 0 for none). Returns { allowed 0|1, points after x1000 (an integer) }.
  */
 const POINTS_SCRIPT = `
 local limit = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
 local asked = tonumber(ARGV[4])
+local credit = tonumber(ARGV[5])
 local stored = redis.call('HMGET', KEYS[1], 'p', 'pt')
 local points = limit
 if stored[1] then
   local elapsed = math.max(0, now - tonumber(stored[2]))
   points = math.min(limit, tonumber(stored[1]) + elapsed * rate / 1000)
 end
+points = math.min(limit, points + credit)
 local allowed = 1
 if asked >= 0 then
   if points >= asked then points = points - asked else allowed = 0 end
@@ -99,8 +101,9 @@ export class RedisLedger implements Ledger {
     cost: number,
     policy: BucketPolicy,
     now: number,
+    credit = 0,
   ): Promise<BucketState> {
-    const [allowed, scaled] = await this.points(key, cost, policy, now);
+    const [allowed, scaled] = await this.points(key, cost, policy, now, credit);
     return bucketState(allowed === 1, scaled / 1000, cost, policy, now);
   }
 
@@ -177,7 +180,7 @@ export class RedisLedger implements Ledger {
     });
   }
 
-  private points(key: string, asked: number, policy: BucketPolicy, now: number) {
+  private points(key: string, asked: number, policy: BucketPolicy, now: number, credit = 0) {
     return this.guarded(
       () =>
         evalScript(
@@ -189,6 +192,7 @@ export class RedisLedger implements Ledger {
           policy.restoreRate,
           now,
           asked,
+          credit,
         ) as Promise<[number, number]>,
     );
   }
