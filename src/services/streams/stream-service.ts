@@ -26,6 +26,17 @@ type ProbeAnswer = Awaited<ReturnType<LogProbe>>;
  */
 const LOOK_REUSE = 0.8;
 
+/**
+ * The delta texts of one message that its followers on this instance have delivered, by seq:
+ * what an interrupted end reports as the text a subscription delivered. One per message, not a
+ * string each follower grows: those were a string per event per subscriber, alive until the
+ * stream ended (young-generation collections copied each, then promoted it).
+ */
+interface DeliveredTexts {
+  texts: string[];
+  followers: number;
+}
+
 interface LogLook {
   /** performance.now() when the look was taken. */
   startedAt: number;
@@ -66,6 +77,8 @@ export class StreamService {
   private readonly openByKey = new Map<string, number>();
   /** The latest look at each quietly followed message's storage, shared by its readers. */
   private readonly looks = new Map<string, LogLook>();
+  /** Per followed message on this instance. */
+  private readonly delivered = new Map<string, DeliveredTexts>();
 
   constructor(parts: {
     store: Store;
@@ -199,6 +212,16 @@ export class StreamService {
     return { exists: message !== null && message !== undefined, newestSeq };
   }
 
+  private deliveredTextsOf(messageId: string): DeliveredTexts {
+    let delivered = this.delivered.get(messageId);
+    if (!delivered) {
+      delivered = { texts: [], followers: 0 };
+      this.delivered.set(messageId, delivered);
+    }
+    delivered.followers++;
+    return delivered;
+  }
+
   private abortedOnClose(): AbortController {
     const controller = new AbortController();
     if (this.closing) controller.abort();
@@ -220,7 +243,7 @@ export class StreamService {
     const messageId = message.id;
     const drain = this.shutdown.signal;
     let lastSeq = afterSeq;
-    let delivered = '';
+    const delivered = this.deliveredTextsOf(messageId);
     this.openSubscriptions++;
     this.openByKey.set(ledgerKey, (this.openByKey.get(ledgerKey) ?? 0) + 1);
     try {
@@ -236,7 +259,7 @@ export class StreamService {
       );
       for await (const event of events) {
         lastSeq = event.seq;
-        if (event.type === 'delta') delivered += event.text;
+        if (event.type === 'delta') delivered.texts[event.seq] ??= event.text;
         yield event;
         if (event.type === 'end') return;
       }
@@ -246,18 +269,19 @@ export class StreamService {
     } catch (error) {
       if (unsubscribed.aborted) throw error;
       if (error instanceof MessageGone) {
-        yield interruptedEnd(message, lastSeq, delivered, {
+        yield interruptedEnd(message, lastSeq, textBetween(delivered, afterSeq, lastSeq), {
           code: 'GENERATION_LOST',
           message: 'This answer no longer exists: storage lost it.',
         });
         return;
       }
       if (!(error instanceof Unavailable)) throw error;
-      yield interruptedEnd(message, lastSeq, delivered, {
+      yield interruptedEnd(message, lastSeq, textBetween(delivered, afterSeq, lastSeq), {
         code: 'STORAGE_UNAVAILABLE',
         message: 'The stream could not be read; resume later.',
       });
     } finally {
+      if (--delivered.followers === 0) this.delivered.delete(messageId);
       this.openSubscriptions--;
       const left = (this.openByKey.get(ledgerKey) ?? 1) - 1;
       if (left > 0) this.openByKey.set(ledgerKey, left);
@@ -265,6 +289,11 @@ export class StreamService {
       if (this.openSubscriptions === 0) for (const wake of this.idleWaiters) wake();
     }
   }
+}
+
+/** What a follower delivered: the deltas after `afterSeq` up to `lastSeq`, every one its own. */
+function textBetween(delivered: DeliveredTexts, afterSeq: number, lastSeq: number): string {
+  return delivered.texts.slice(afterSeq + 1, lastSeq + 1).join('');
 }
 
 /**

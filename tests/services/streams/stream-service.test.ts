@@ -122,3 +122,58 @@ describe('StreamService with many quiet readers of one message', () => {
     for (const events of results) expect(events.map((event) => event.seq)).toEqual([1, 2]);
   });
 });
+
+describe('StreamService: an interrupted end carries what each follower delivered', () => {
+  const backend = createMemoryBackend({ streamLogTtlSeconds: 3600 });
+  const service = new StreamService({
+    store: backend.store,
+    streams: backend.streams,
+    readerOptions: { ...DEFAULT_READER_OPTIONS, idlePollMs: 40 },
+  });
+  afterAll(async () => {
+    await service.close(1_000);
+    await backend.close();
+  });
+
+  const delta = (messageId: string, seq: number, text: string): StreamEvent => ({
+    type: 'delta',
+    messageId,
+    seq,
+    text,
+    at: seq,
+  });
+
+  it('followers from the start and resumed from cursors end with their own text when the message is lost', async () => {
+    const message = await streamingMessage(backend.store);
+    const subscriber = { principal, ledgerKey: principal.id };
+    await backend.streams.append(message.id, [
+      delta(message.id, 1, 'a'),
+      delta(message.id, 2, 'b'),
+      delta(message.id, 3, 'c'),
+    ]);
+    const followers = await Promise.all(
+      [null, '2', '1'].map((after) => service.open(subscriber, message.id, after)),
+    );
+    const texts = followers.map(async (follower) => {
+      const seen: string[] = [];
+      for await (const event of follower) {
+        if (event.type === 'delta') seen.push(event.text);
+        else return { seen: seen.join(''), end: event };
+      }
+      throw new Error('ended without an end event');
+    });
+    await backend.streams.append(message.id, [delta(message.id, 4, 'd')]);
+    // The message and its log vanish (storage lost them): each follower's quiet poll finds out.
+    await backend.store.deleteSession(message.sessionId);
+    await backend.streams.remove([message.id]);
+    const ended = await Promise.all(texts);
+    expect(ended.map(({ seen }) => seen)).toEqual(['abcd', 'cd', 'bcd']);
+    for (const { seen, end } of ended) {
+      expect(end).toMatchObject({ type: 'end', seq: 4, status: 'INTERRUPTED' });
+      expect(end.type === 'end' && end.snapshot).toMatchObject({
+        content: seen,
+        error: { code: 'GENERATION_LOST' },
+      });
+    }
+  });
+});
