@@ -56,6 +56,8 @@ export interface AppOverrides {
   log?: Logger;
   /** The clock of the point buckets and token budgets (tests drive refills with it). */
   now?: () => number;
+  /** How long a point refund waits for the principal's next debit (default 20 ms). */
+  refundHoldMs?: number;
   /** Idle time before a heartbeat on an HTTP multipart subscription (default 5 s). */
   multipartHeartbeatMs?: number;
 }
@@ -120,6 +122,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     breakers,
     log,
     now: overrides.now ?? Date.now,
+    refundHoldMs: overrides.refundHoldMs,
     metrics,
     tracing,
   });
@@ -268,13 +271,14 @@ interface ServiceParts {
   breakers: BreakerRegistry;
   log: Logger;
   now: () => number;
+  refundHoldMs: number | undefined;
   metrics: Metrics;
   tracing: Tracing;
 }
 
 /** The domain, wired: what resolvers call, and the answer lifecycle the server drains. */
 async function createServices(parts: ServiceParts) {
-  const { config, backend, llm, breakers, log, now, metrics, tracing } = parts;
+  const { config, backend, llm, breakers, log, now, refundHoldMs, metrics, tracing } = parts;
   const { store, streams: eventLogs, control, ledger } = backend;
   const personas = new PersonaService(PERSONAS_DIR);
   const rag = createRagService({
@@ -293,6 +297,7 @@ async function createServices(parts: ServiceParts) {
     policy: { limit: config.rateLimit.points, restoreRate: config.rateLimit.restoreRate },
     maxOperationCost: config.rateLimit.maxOperationCost,
     now,
+    refundHoldMs,
   });
   const answers = new AnswerLifecycle({
     store,
