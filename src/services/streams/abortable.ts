@@ -44,49 +44,6 @@ export class StopSignal implements Stoppable {
 }
 
 /**
- * Wraps a generator so that `return()` (a client unsubscribing) interrupts it even while it is
- * suspended in an `await`: the signal wakes the wait, the generator runs its `finally` and ends.
- * A plain async generator would only see `return()` at its next `yield`.
- */
-export function abortableGenerator<T>(
-  run: (signal: Stoppable) => AsyncGenerator<T, void, undefined>,
-): AsyncGenerator<T, void, undefined> {
-  return new AbortableGenerator(run);
-}
-
-/**
- * A class, not an object of closures: one per open subscription, and its methods are shared
- * (each closure of an object literal is made per subscription; run through tsx, whose esbuild
- * keeps function names, each also gets a property dictionary of about 0.25 KB).
- */
-class AbortableGenerator<T> implements AsyncGenerator<T, void, undefined> {
-  private readonly stop = new StopSignal();
-  private readonly generator: AsyncGenerator<T, void, undefined>;
-
-  constructor(run: (signal: Stoppable) => AsyncGenerator<T, void, undefined>) {
-    this.generator = run(this.stop);
-  }
-
-  next(): Promise<IteratorResult<T, void>> {
-    return this.generator.next();
-  }
-
-  return(value: void | PromiseLike<void>): Promise<IteratorResult<T, void>> {
-    this.stop.abort();
-    return this.generator.return(value);
-  }
-
-  throw(error: unknown): Promise<IteratorResult<T, void>> {
-    this.stop.abort();
-    return this.generator.throw(error);
-  }
-
-  [Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    return this;
-  }
-}
-
-/**
  * Resolves true when woken, false after `timeoutMs` without a ring, and true at once when any
  * of `signals` aborts. One timer (refreshed) and one listener per signal serve every wait: a
  * reader waits once per event, so a promise, a timer and listeners per wait were a measurable

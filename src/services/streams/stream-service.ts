@@ -1,19 +1,17 @@
 import { setMaxListeners } from 'node:events';
-import { BadInput, echo, NotFound, RateLimited, Unavailable } from '../../errors.js';
+import { BadInput, echo, NotFound, RateLimited } from '../../errors.js';
 import type { Store, StreamLog } from '../../infra/backend/types.js';
 import {
   FINAL_STATUSES,
   isMessageId,
-  type MessageError,
   type MessageRecord,
   type Principal,
   type StreamEvent,
 } from '../../model.js';
-import { abortableGenerator, type Stoppable } from './abortable.js';
+import { type DeliveredTexts, FollowedStream, type FollowerHost } from './followed-stream.js';
 import {
   DEFAULT_READER_OPTIONS,
   type LogProbe,
-  MessageGone,
   readStream,
   type StreamReaderOptions,
 } from './stream-reader.js';
@@ -25,17 +23,6 @@ type ProbeAnswer = Awaited<ReturnType<LogProbe>>;
  * message is looked at about once a poll, whatever its number of readers.
  */
 const LOOK_REUSE = 0.8;
-
-/**
- * The delta texts of one message that its followers on this instance have delivered, by seq:
- * what an interrupted end reports as the text a subscription delivered. One per message, not a
- * string each follower grows: those were a string per event per subscriber, alive until the
- * stream ended (young-generation collections copied each, then promoted it).
- */
-interface DeliveredTexts {
-  texts: string[];
-  followers: number;
-}
 
 interface LogLook {
   /** performance.now() when the look was taken. */
@@ -79,6 +66,7 @@ export class StreamService {
   private readonly looks = new Map<string, LogLook>();
   /** Per followed message on this instance. */
   private readonly delivered = new Map<string, DeliveredTexts>();
+  private readonly followers: FollowerHost;
 
   constructor(parts: {
     store: Store;
@@ -92,6 +80,19 @@ export class StreamService {
     this.maxPerPrincipal = parts.maxSubscriptionsPerPrincipal ?? Number.POSITIVE_INFINITY;
     // Every open reader listens to it (and stops listening when it ends): not a leak.
     setMaxListeners(0, this.shutdown.signal);
+    // One host for every follower: nothing per subscription.
+    this.followers = {
+      drain: this.shutdown.signal,
+      readerOf: (messageId, afterSeq, stop) =>
+        // On shutdown a reader first delivers what is already logged, so a local answer, which
+        // was interrupted and ended before this, still reaches its real end.
+        readStream(this.streams, messageId, afterSeq, stop, this.readerOptions, {
+          drain: this.shutdown.signal,
+          probe: this.probeOf(messageId),
+        }),
+      followerStarted: (messageId, ledgerKey) => this.followerStarted(messageId, ledgerKey),
+      followerEnded: (messageId, ledgerKey) => this.followerEnded(messageId, ledgerKey),
+    };
   }
 
   async open(
@@ -123,7 +124,7 @@ export class StreamService {
         });
       }
     }
-    return abortableGenerator((signal) => this.follow(message, afterSeq, signal, ledgerKey));
+    return new FollowedStream(this.followers, message, afterSeq, ledgerKey);
   }
 
   /** Subscriptions currently following a stream (for probes, metrics and tests). */
@@ -212,7 +213,16 @@ export class StreamService {
     return { exists: message !== null && message !== undefined, newestSeq };
   }
 
-  private deliveredTextsOf(messageId: string): DeliveredTexts {
+  private abortedOnClose(): AbortController {
+    const controller = new AbortController();
+    if (this.closing) controller.abort();
+    this.onClose.add(controller);
+    return controller;
+  }
+
+  private followerStarted(messageId: string, ledgerKey: string): DeliveredTexts {
+    this.openSubscriptions++;
+    this.openByKey.set(ledgerKey, (this.openByKey.get(ledgerKey) ?? 0) + 1);
     let delivered = this.delivered.get(messageId);
     if (!delivered) {
       delivered = { texts: [], followers: 0 };
@@ -222,99 +232,15 @@ export class StreamService {
     return delivered;
   }
 
-  private abortedOnClose(): AbortController {
-    const controller = new AbortController();
-    if (this.closing) controller.abort();
-    this.onClose.add(controller);
-    return controller;
+  private followerEnded(messageId: string, ledgerKey: string): void {
+    const delivered = this.delivered.get(messageId);
+    if (delivered && --delivered.followers === 0) this.delivered.delete(messageId);
+    this.openSubscriptions--;
+    const left = (this.openByKey.get(ledgerKey) ?? 1) - 1;
+    if (left > 0) this.openByKey.set(ledgerKey, left);
+    else this.openByKey.delete(ledgerKey);
+    if (this.openSubscriptions === 0) for (const wake of this.idleWaiters) wake();
   }
-
-  /**
-   * Also ends with a MessageEnd when the log cannot be read (storage outage): status
-   * INTERRUPTED, code STORAGE_UNAVAILABLE, the text this subscription delivered, and the cursor
-   * to resume from once storage is back.
-   */
-  private async *follow(
-    message: MessageRecord,
-    afterSeq: number,
-    unsubscribed: Stoppable,
-    ledgerKey: string,
-  ): AsyncGenerator<StreamEvent, void, undefined> {
-    const messageId = message.id;
-    const drain = this.shutdown.signal;
-    let lastSeq = afterSeq;
-    const delivered = this.deliveredTextsOf(messageId);
-    this.openSubscriptions++;
-    this.openByKey.set(ledgerKey, (this.openByKey.get(ledgerKey) ?? 0) + 1);
-    try {
-      // On shutdown a reader first delivers what is already logged, so a local answer, which
-      // was interrupted and ended before this, still reaches its real end.
-      const events = readStream(
-        this.streams,
-        messageId,
-        afterSeq,
-        unsubscribed,
-        this.readerOptions,
-        { drain, probe: this.probeOf(messageId) },
-      );
-      for await (const event of events) {
-        lastSeq = event.seq;
-        if (event.type === 'delta') delivered.texts[event.seq] ??= event.text;
-        yield event;
-        if (event.type === 'end') return;
-      }
-      if (drain.aborted && !unsubscribed.aborted) {
-        yield { type: 'end', messageId, seq: lastSeq, status: 'STREAMING', at: Date.now() };
-      }
-    } catch (error) {
-      if (unsubscribed.aborted) throw error;
-      if (error instanceof MessageGone) {
-        yield interruptedEnd(message, lastSeq, textBetween(delivered, afterSeq, lastSeq), {
-          code: 'GENERATION_LOST',
-          message: 'This answer no longer exists: storage lost it.',
-        });
-        return;
-      }
-      if (!(error instanceof Unavailable)) throw error;
-      yield interruptedEnd(message, lastSeq, textBetween(delivered, afterSeq, lastSeq), {
-        code: 'STORAGE_UNAVAILABLE',
-        message: 'The stream could not be read; resume later.',
-      });
-    } finally {
-      if (--delivered.followers === 0) this.delivered.delete(messageId);
-      this.openSubscriptions--;
-      const left = (this.openByKey.get(ledgerKey) ?? 1) - 1;
-      if (left > 0) this.openByKey.set(ledgerKey, left);
-      else this.openByKey.delete(ledgerKey);
-      if (this.openSubscriptions === 0) for (const wake of this.idleWaiters) wake();
-    }
-  }
-}
-
-/** What a follower delivered: the deltas after `afterSeq` up to `lastSeq`, every one its own. */
-function textBetween(delivered: DeliveredTexts, afterSeq: number, lastSeq: number): string {
-  return delivered.texts.slice(afterSeq + 1, lastSeq + 1).join('');
-}
-
-/**
- * An end a server makes up when the log cannot tell how the stream ended: the message as this
- * subscription knew it, with the text it delivered. Never stored.
- */
-function interruptedEnd(
-  message: MessageRecord,
-  lastSeq: number,
-  delivered: string,
-  error: MessageError,
-): StreamEvent {
-  const snapshot: MessageRecord = { ...message, content: delivered, status: 'INTERRUPTED', error };
-  return {
-    type: 'end',
-    messageId: message.id,
-    seq: lastSeq,
-    status: 'INTERRUPTED',
-    at: Date.now(),
-    snapshot,
-  };
 }
 
 /**

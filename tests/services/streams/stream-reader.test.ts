@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { StreamLog, Unwatch } from '../../../src/infra/backend/types.js';
 import type { StreamEvent } from '../../../src/model.js';
-import { abortableGenerator, StopSignal } from '../../../src/services/streams/abortable.js';
+import { StopSignal } from '../../../src/services/streams/abortable.js';
 import {
   DEFAULT_READER_OPTIONS,
   readStream,
@@ -333,54 +333,26 @@ describe.each(cases)('readStream over the %s stream log', (_kind, backendCase) =
     expect(streams.unwatches).toBe(1);
   });
 
-  it('abortableGenerator: return() ends a reader parked in a wait, and it unwatches', async () => {
+  it('a reader parked in a wait ends at once when its stop signal aborts, and it unwatches', async () => {
     const messageId = randomUUID();
     const streams = new TappedStreamLog(backend().streams);
-    const reader = abortableGenerator((signal) =>
-      readStream(streams, messageId, 0, signal, NO_IDLE_POLL),
-    );
+    const stop = new StopSignal();
+    const reader = readStream(streams, messageId, 0, stop, NO_IDLE_POLL);
     const waiting = reader.next();
     await withDeadline(streams.watched, 'the reader to watch');
 
-    const returned = reader.return(undefined);
+    stop.abort();
 
-    expect(await withDeadline(returned, 'return()')).toEqual({ done: true, value: undefined });
-    expect(await waiting).toEqual({ done: true, value: undefined });
+    expect(await withDeadline(waiting, 'the parked next()')).toEqual({
+      done: true,
+      value: undefined,
+    });
     expect(streams.unwatches).toBe(1);
   });
 });
 
-describe('abortableGenerator', () => {
-  it('return() while the generator awaits ends it promptly and runs its finally', async () => {
-    let started: () => void = () => {};
-    const isWaiting = new Promise<void>((resolve) => {
-      started = resolve;
-    });
-    let finallyRan = false;
-    const generator = abortableGenerator(async function* (signal) {
-      try {
-        // Waits on something that never happens by itself, only wakes on the signal.
-        await new Promise<void>((resolve) => {
-          signal.addEventListener('abort', () => resolve());
-          started();
-        });
-        if (signal.aborted) return;
-        yield 'never';
-      } finally {
-        finallyRan = true;
-      }
-    });
-    const pending = generator.next();
-    await withDeadline(isWaiting, 'the generator to wait');
-
-    const returned = await withDeadline(generator.return(undefined), 'return()', 1_000);
-
-    expect(returned).toEqual({ done: true, value: undefined });
-    expect(await pending).toEqual({ done: true, value: undefined });
-    expect(finallyRan).toBe(true);
-  });
-
-  it('its stop signal tells each listener once, functions and listener objects alike', () => {
+describe('StopSignal', () => {
+  it('tells each listener once, functions and listener objects alike', () => {
     const signal = new StopSignal();
     const told: string[] = [];
     const removed = () => told.push('removed');
@@ -395,17 +367,5 @@ describe('abortableGenerator', () => {
 
     expect(signal.aborted).toBe(true);
     expect(told).toEqual(['function', 'object']);
-  });
-
-  it('passes values through and ends when the inner generator ends', async () => {
-    const generator = abortableGenerator(async function* () {
-      yield 1;
-      yield 2;
-    });
-
-    const values: number[] = [];
-    for await (const value of generator) values.push(value);
-
-    expect(values).toEqual([1, 2]);
   });
 });

@@ -177,3 +177,54 @@ describe('StreamService: an interrupted end carries what each follower delivered
     }
   });
 });
+
+describe('StreamService: a follower is counted until its transport is done with it', () => {
+  const backend = createMemoryBackend({ streamLogTtlSeconds: 3600 });
+  const { calls, store, streams } = counted(backend.store, backend.streams);
+  const service = new StreamService({ store, streams, readerOptions: DEFAULT_READER_OPTIONS });
+  afterAll(async () => {
+    await service.close(1_000);
+    await backend.close();
+  });
+  const subscriber = { principal, ledgerKey: principal.id };
+
+  it('return() on a follower parked in a wait ends it at once, the pending next() too, and counts it out', async () => {
+    const message = await streamingMessage(backend.store);
+    const follower = await service.open(subscriber, message.id, null);
+    expect(service.openCount).toBe(0);
+    const pending = follower.next();
+    await until(() => calls.reads > 0, { what: 'the follower to read the log' });
+    expect(service.openCount).toBe(1);
+
+    const returned = await follower.return(undefined);
+
+    expect(returned).toEqual({ done: true, value: undefined });
+    expect(await pending).toEqual({ done: true, value: undefined });
+    expect(service.openCount).toBe(0);
+    expect(await follower.next()).toEqual({ done: true, value: undefined });
+    expect(service.openCount).toBe(0);
+  });
+
+  it('the end is handed out, and the follower counted out only at the call after it', async () => {
+    const message = await streamingMessage(backend.store);
+    await backend.streams.append(message.id, [
+      { type: 'delta', messageId: message.id, seq: 1, text: 'hi', at: 1 },
+      { type: 'end', messageId: message.id, seq: 2, status: 'COMPLETED', at: 2 },
+    ]);
+    const follower = await service.open(subscriber, message.id, null);
+    expect((await follower.next()).value).toMatchObject({ type: 'delta', seq: 1 });
+    expect((await follower.next()).value).toMatchObject({ type: 'end', seq: 2 });
+    // The transport is still sending the end: a drain waits for it.
+    expect(service.openCount).toBe(1);
+    expect(await follower.next()).toEqual({ done: true, value: undefined });
+    expect(service.openCount).toBe(0);
+  });
+
+  it('a follower returned before its first next() is never counted', async () => {
+    const message = await streamingMessage(backend.store);
+    const follower = await service.open(subscriber, message.id, null);
+    expect(await follower.return(undefined)).toEqual({ done: true, value: undefined });
+    expect(await follower.next()).toEqual({ done: true, value: undefined });
+    expect(service.openCount).toBe(0);
+  });
+});
