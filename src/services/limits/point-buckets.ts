@@ -1,4 +1,9 @@
-import type { BucketPolicy, BucketState, Ledger } from '../../infra/backend/ledger.js';
+import {
+  type BucketPolicy,
+  type BucketState,
+  bucketState,
+  type Ledger,
+} from '../../infra/backend/ledger.js';
 
 export interface PointBucketsOptions {
   ledger: Ledger;
@@ -58,14 +63,8 @@ export class PointBuckets {
   refund(key: string, points: number, after: BucketState): BucketState {
     this.held.set(key, (this.held.get(key) ?? 0) + points);
     this.flushTimer ??= setTimeout(() => void this.flush(), this.refundHoldMs).unref();
-    const now = this.now();
     const remaining = Math.min(this.policy.limit, after.remaining + points);
-    return {
-      allowed: true,
-      remaining,
-      resetAt: now + Math.ceil(((this.policy.limit - remaining) * 1000) / this.policy.restoreRate),
-      retryAfterMs: 0,
-    };
+    return bucketState(true, remaining, 0, this.policy, this.now());
   }
 
   /** Gives back every refund held now. One storage cannot take is dropped: the bucket refills. */

@@ -14,7 +14,8 @@ import type { RedisKeys } from './keys.js';
  * The leaky bucket, as `refill` and `bucketState` in ../ledger.ts compute it. KEYS[1] = the
  * principal's ledger hash (fields p = points, pt = when), ARGV = limit, restore rate per second,
  * now (ms), points asked (debit) or given back (refund, as a negative number), points given back
- * before a debit (refunds held for it, see PointBuckets; 0 for none). Returns { allowed 0|1, points after x1000 (an integer) }.
+ * before a debit (refunds held for it, see PointBuckets; 0 for none).
+ * Returns { allowed 0|1, points after x1000 (an integer) }.
  */
 const POINTS_SCRIPT = `
 local limit = tonumber(ARGV[1])
