@@ -1,6 +1,6 @@
+import { NotFound } from '../errors.js';
 import { cursorOf, type DeltaEvent, type EndEvent, type StreamEvent } from '../model.js';
 import { builder } from './builder.js';
-import { loadOwned } from './loading.js';
 import { MessageRef } from './refs.js';
 
 const MessageDeltaRef = builder.objectRef<DeltaEvent>('MessageDelta').implement({
@@ -28,11 +28,13 @@ const MessageEndRef = builder.objectRef<EndEvent>('MessageEnd').implement({
     cursor: t.string({ resolve: (event) => cursorOf(event.seq) }),
     message: t.field({
       type: MessageRef,
-      // A subscription keeps one context for all its events: read the final state fresh.
-      resolve: (event, _args, { loaders }) => {
+      // Not through the subscription's loader: it lives as long as the subscription, and the
+      // final state must be read fresh (and through a brief outage: see endedMessage).
+      resolve: async (event, _args, { principal, services }) => {
         if (event.snapshot) return event.snapshot;
-        loaders.message.clear(event.messageId);
-        return loadOwned(loaders.message, 'Message', event.messageId);
+        const message = await services.streams.endedMessage(principal, event.messageId);
+        if (!message) throw new NotFound('Message', event.messageId);
+        return message;
       },
     }),
   }),

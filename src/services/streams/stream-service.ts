@@ -9,6 +9,7 @@ import {
   type StreamEvent,
 } from '../../model.js';
 import { type DeliveredTexts, FollowedStream, type FollowerHost } from './followed-stream.js';
+import { readThroughOutage } from './storage-retry.js';
 import {
   DEFAULT_READER_OPTIONS,
   type LogProbe,
@@ -67,6 +68,8 @@ export class StreamService {
   /** Per followed message on this instance. */
   private readonly delivered = new Map<string, DeliveredTexts>();
   private readonly followers: FollowerHost;
+  /** Reads of ended messages in flight, shared by the subscribers that ask meanwhile. */
+  private readonly endReads = new Map<string, Promise<MessageRecord | null>>();
 
   constructor(parts: {
     store: Store;
@@ -125,6 +128,29 @@ export class StreamService {
       }
     }
     return new FollowedStream(this.followers, message, afterSeq, ledgerKey);
+  }
+
+  /**
+   * The stored message a MessageEnd reports; null when the principal may not see it or it is
+   * gone. The subscribers of one message on this instance that ask while a read is in flight
+   * share it, and an outage is waited out as readers wait one out for the log (`maxOutageMs`,
+   * cut short by shutdown): a stream whose every delta arrived must not end with an error
+   * because the Redis breaker was open for a moment (it opened under a saturation burst, and
+   * most ends of that burst failed).
+   */
+  async endedMessage(principal: Principal, messageId: string): Promise<MessageRecord | null> {
+    let read = this.endReads.get(messageId);
+    if (!read) {
+      const started = readThroughOutage(
+        async () => (await this.store.getMessages([messageId]))[0] ?? null,
+        this.readerOptions.maxOutageMs,
+        this.shutdown.signal,
+      );
+      read = started.finally(() => this.endReads.delete(messageId));
+      this.endReads.set(messageId, read);
+    }
+    const message = await read;
+    return message && message.principal === principal.id ? message : null;
   }
 
   /** Subscriptions currently following a stream (for probes, metrics and tests). */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Unavailable } from '../../../src/errors.js';
 import { createMemoryBackend } from '../../../src/infra/backend/memory.js';
 import type { Store, StreamLog } from '../../../src/infra/backend/types.js';
 import type { MessageRecord, Principal, StreamEvent } from '../../../src/model.js';
@@ -226,5 +227,85 @@ describe('StreamService: a follower is counted until its transport is done with 
     expect(await follower.return(undefined)).toEqual({ done: true, value: undefined });
     expect(await follower.next()).toEqual({ done: true, value: undefined });
     expect(service.openCount).toBe(0);
+  });
+});
+
+describe('StreamService: the message an end reports is read once, through a brief outage', () => {
+  const backend = createMemoryBackend({ streamLogTtlSeconds: 3600 });
+  /** While above zero, each getMessages fails as an open Redis breaker fails it. */
+  const outage = { failures: 0, calls: 0 };
+  const store = new Proxy(backend.store, {
+    get: (target, property, receiver) => {
+      if (property === 'getMessages') {
+        return (ids: readonly string[]) => {
+          outage.calls++;
+          if (outage.failures > 0) {
+            outage.failures--;
+            return Promise.reject(new Unavailable('The storage backend is unavailable.'));
+          }
+          return target.getMessages(ids);
+        };
+      }
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const serviceWith = (maxOutageMs: number) =>
+    new StreamService({
+      store,
+      streams: backend.streams,
+      readerOptions: { ...DEFAULT_READER_OPTIONS, maxOutageMs },
+    });
+  const service = serviceWith(10_000);
+  afterAll(async () => {
+    await service.close(1_000);
+    await backend.close();
+  });
+
+  it('one read answers every subscriber asking at once; another principal gets nothing', async () => {
+    const message = await streamingMessage(backend.store);
+    outage.calls = 0;
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => service.endedMessage(principal, message.id)),
+    );
+    expect(outage.calls).toBe(1);
+    for (const answer of answers) expect(answer).toMatchObject({ id: message.id });
+    const mallory: Principal = { id: 'mallory', scopes: ['chat'], anonymous: false };
+    expect(await service.endedMessage(mallory, message.id)).toBeNull();
+    expect(await service.endedMessage(principal, `msg_${hexId()}`)).toBeNull();
+  });
+
+  it('a read that meets an outage is retried until storage answers', async () => {
+    const message = await streamingMessage(backend.store);
+    outage.calls = 0;
+    outage.failures = 3;
+    const answers = await Promise.all([
+      service.endedMessage(principal, message.id),
+      service.endedMessage(principal, message.id),
+    ]);
+    expect(answers.map((answer) => answer?.id)).toEqual([message.id, message.id]);
+    expect(outage.calls).toBe(4);
+  });
+
+  it('an outage longer than maxOutageMs fails the read, and the next read starts afresh', async () => {
+    const short = serviceWith(500);
+    const message = await streamingMessage(backend.store);
+    outage.failures = 1_000;
+    await expect(short.endedMessage(principal, message.id)).rejects.toBeInstanceOf(Unavailable);
+    outage.failures = 0;
+    expect(await short.endedMessage(principal, message.id)).toMatchObject({ id: message.id });
+    await short.close(1_000);
+  });
+
+  it('shutdown ends the wait (the outage would outlast the test)', async () => {
+    const closing = serviceWith(60_000);
+    const message = await streamingMessage(backend.store);
+    outage.calls = 0;
+    outage.failures = 1_000;
+    const read = closing.endedMessage(principal, message.id);
+    await until(() => outage.calls > 0, { what: 'the first read' });
+    await closing.close(1_000);
+    await expect(read).rejects.toBeInstanceOf(Unavailable);
+    outage.failures = 0;
   });
 });
