@@ -2,6 +2,7 @@ import CircuitBreaker from 'opossum';
 import type { BreakerConfig, BreakerKind } from '../config.js';
 import type { BreakerSnapshot, BreakerState } from '../model.js';
 import type { Logger } from './logger.js';
+import { DeadlineExceeded, withLoopFairDeadline } from './loop-fair-deadline.js';
 
 export type { BreakerSnapshot, BreakerState };
 
@@ -18,8 +19,9 @@ export interface BreakerOptions {
   /** Which settings apply: model endpoints and Redis fail differently. */
   kind: BreakerKind;
   /**
-   * Let opossum time calls out. Off for calls that run their own timers and abort themselves:
-   * opossum's timeout only stops waiting, it cannot stop the call.
+   * Time calls out (after the preset's `timeoutMs` of the event loop's time: see
+   * loop-fair-deadline.ts). Off for calls that run their own timers and abort themselves: a
+   * timeout only stops waiting, it cannot stop the call.
    */
   timeout: boolean;
   /** Errors that say nothing about the upstream's health (bad input, cancellation) return false. */
@@ -34,7 +36,11 @@ type Call = () => Promise<unknown>;
  * No `capacity` is set, since capacity rejections count as failures and would open it.
  */
 export class Breaker {
-  constructor(private readonly circuit: CircuitBreaker<[Call], unknown>) {}
+  constructor(
+    private readonly circuit: CircuitBreaker<[Call], unknown>,
+    /** Set when calls are timed out here (opossum's own timeout is a plain timer). */
+    private readonly deadlineMs?: number,
+  ) {}
 
   get name(): string {
     return this.circuit.name;
@@ -51,13 +57,23 @@ export class Breaker {
   }
 
   async fire<T>(call: () => Promise<T>): Promise<T> {
+    const { deadlineMs } = this;
     try {
-      return (await this.circuit.fire(call)) as T;
+      if (deadlineMs === undefined) return (await this.circuit.fire(call)) as T;
+      return (await this.circuit.fire(() => this.timed(call, deadlineMs))) as T;
     } catch (error) {
       if ((error as { code?: string }).code === 'EOPENBREAKER')
         throw new BreakerOpenError(this.name);
       throw error;
     }
+  }
+
+  /** Counted in the breaker's `timeouts` as opossum counts its own, and as a failure. */
+  private timed<T>(call: () => Promise<T>, deadlineMs: number): Promise<T> {
+    return withLoopFairDeadline(call(), deadlineMs).catch((error: unknown) => {
+      if (error instanceof DeadlineExceeded) this.circuit.emit('timeout', error, deadlineMs, []);
+      throw error;
+    });
   }
 
   /** Counts a failure seen after the call had succeeded (a stream that broke midway). */
@@ -111,7 +127,7 @@ export class BreakerRegistry {
     const settings = this.config[options.kind];
     const circuit = new CircuitBreaker<[Call], unknown>((call) => call(), {
       name,
-      timeout: options.timeout ? settings.timeoutMs : false,
+      timeout: false,
       errorThresholdPercentage: settings.errorThresholdPercentage,
       volumeThreshold: settings.volumeThreshold,
       resetTimeout: settings.resetTimeoutMs,
@@ -126,7 +142,7 @@ export class BreakerRegistry {
     circuit.on('open', () => this.log.warn({ breaker: name }, 'circuit breaker opened'));
     circuit.on('halfOpen', () => this.log.info({ breaker: name }, 'circuit breaker half-open'));
     circuit.on('close', () => this.log.info({ breaker: name }, 'circuit breaker closed'));
-    const breaker = new Breaker(circuit);
+    const breaker = new Breaker(circuit, options.timeout ? settings.timeoutMs : undefined);
     this.breakers.set(name, breaker);
     return breaker;
   }

@@ -8,7 +8,11 @@ import type { RedisMetrics } from '../../metrics.js';
  * Connections that fail fast: no offline queue and no retry, so a request caught in an outage
  * gets UPSTREAM_UNAVAILABLE at once instead of waiting on a reconnect. With no retry a command in
  * flight when its connection drops is rejected then; with one it would be neither resent (see
- * below) nor rejected, and would hang until commandTimeout.
+ * below) nor rejected, and would hang.
+ *
+ * No ioredis commandTimeout: its plain timer fails a command whose reply arrived while the event
+ * loop was held (see loop-fair-deadline.ts). The Redis breaker times guarded calls out fairly,
+ * and the heartbeat drops a silent connection, which rejects every command in flight on it.
  */
 export async function connectRedis(
   url: string,
@@ -26,7 +30,6 @@ export async function connectRedis(
     // or an append the caller retries differently).
     autoResendUnfulfilledCommands: false,
     connectTimeout: 5_000,
-    commandTimeout: 5_000,
     keepAlive: 10_000,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1_000),
   });
