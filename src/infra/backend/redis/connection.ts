@@ -149,3 +149,29 @@ export async function evalScript(
     return redis.eval(lua, numberOfKeys, ...args);
   }
 }
+
+/**
+ * Holds a connection's writes until the end of the current turn of the event loop
+ * (setImmediate runs after the poll phase), then sends them in one write. The event log's
+ * appends came one write (one syscall) per token per message; the appends of every answer whose
+ * tokens arrive in one turn now share one. Nothing waits longer than the turn it was sent in.
+ */
+export class TurnBatchedWrites {
+  private corked: Redis['stream'] | undefined;
+  private readonly uncork = () => {
+    const stream = this.corked;
+    this.corked = undefined;
+    stream?.uncork();
+  };
+
+  constructor(private readonly redis: Redis) {}
+
+  /** Call right before sending: the command's write joins this turn's batch. */
+  hold(): void {
+    const { stream } = this.redis;
+    if (this.corked !== undefined || this.redis.status !== 'ready' || !stream) return;
+    stream.cork();
+    this.corked = stream;
+    setImmediate(this.uncork);
+  }
+}

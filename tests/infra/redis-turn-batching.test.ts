@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { Socket } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRedisBackend } from '../../src/infra/backend/redis/index.js';
+import type { Backend } from '../../src/infra/backend/types.js';
+import type { StreamEvent } from '../../src/model.js';
+import { deleteKeys, SHARED_REDIS_URL } from '../support/redis.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+
+/**
+ * The event log's appends made in one turn of the event loop leave in one write: one syscall
+ * for the tokens of every answer that arrived in that turn, not one per token per answer.
+ */
+const ANSWERS = 10;
+const messageId = () => `msg_${randomUUID().replaceAll('-', '')}`;
+const delta = (id: string, seq: number): StreamEvent => ({
+  type: 'delta',
+  messageId: id,
+  seq,
+  text: `token ${seq}`,
+  at: Date.now(),
+});
+
+type SocketWrite = (this: Socket, ...args: unknown[]) => unknown;
+
+/** Counts the writes handed to the kernel on sockets to `port` while `run` runs its turn. */
+async function writesTo(port: number, run: () => Promise<unknown>): Promise<number> {
+  const prototype = Socket.prototype as unknown as Record<'_write' | '_writev', SocketWrite>;
+  const originals = { _write: prototype._write, _writev: prototype._writev };
+  let writes = 0;
+  for (const name of ['_write', '_writev'] as const) {
+    const original = originals[name];
+    prototype[name] = function (this: Socket, ...args: unknown[]) {
+      if (this.remotePort === port) writes++;
+      return original.apply(this, args);
+    };
+  }
+  try {
+    await run();
+  } finally {
+    Object.assign(prototype, originals);
+  }
+  return writes;
+}
+
+describe('the Redis event log', () => {
+  let proxy: TcpProxy;
+  let backend: Backend;
+  const prefix = `batching-${randomUUID()}:`;
+  afterAll(async () => {
+    await backend?.close();
+    await proxy?.close();
+    await deleteKeys(SHARED_REDIS_URL, prefix);
+  });
+
+  it('sends the appends of one turn in one write, and each is stored and answered', async () => {
+    proxy = await new TcpProxy({ port: Number(new URL(SHARED_REDIS_URL).port || 6379) }).start();
+    backend = await createRedisBackend({
+      url: proxy.url,
+      streamLogTtlSeconds: 60,
+      keyPrefix: prefix,
+    });
+    for (let round = 1; round <= 3; round++) {
+      const ids = Array.from({ length: ANSWERS }, messageId);
+      const writes = await writesTo(proxy.port, () =>
+        Promise.all(ids.map((id) => backend.streams.append(id, [delta(id, 1)]))),
+      );
+      // One write for the ten (each would be its own without batching); a heartbeat PING that
+      // falls in this window may add its own.
+      expect(writes).toBeLessThanOrEqual(2);
+      const logs = await Promise.all(ids.map((id) => backend.streams.read(id, 0, 10)));
+      expect(logs.map((log) => log.map((event) => event.seq))).toEqual(ids.map(() => [1]));
+      // The next turn's append is not held behind anything: it is answered on its own.
+      await backend.streams.append(ids[0]!, [delta(ids[0]!, 2)]);
+      expect(await backend.streams.newestSeq(ids[0]!)).toBe(2);
+    }
+  });
+});
