@@ -8,8 +8,9 @@ import { deleteKeys, SHARED_REDIS_URL } from '../support/redis.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 /**
- * The event log's appends made in one turn of the event loop leave in one write: one syscall
- * for the tokens of every answer that arrived in that turn, not one per token per answer.
+ * The commands sent in one turn of the event loop leave in one write: one syscall for the
+ * appends of every answer whose tokens arrived in that turn and the reads of every request
+ * handled in it, not one per command.
  */
 const ANSWERS = 10;
 const messageId = () => `msg_${randomUUID().replaceAll('-', '')}`;
@@ -53,7 +54,7 @@ describe('the Redis event log', () => {
     await deleteKeys(SHARED_REDIS_URL, prefix);
   });
 
-  it('sends the appends of one turn in one write, and each is stored and answered', async () => {
+  it('sends the commands of one turn in one write, and each is stored and answered', async () => {
     proxy = await new TcpProxy({ port: Number(new URL(SHARED_REDIS_URL).port || 6379) }).start();
     backend = await createRedisBackend({
       url: proxy.url,
@@ -62,12 +63,19 @@ describe('the Redis event log', () => {
     });
     for (let round = 1; round <= 3; round++) {
       const ids = Array.from({ length: ANSWERS }, messageId);
+      let read: unknown[] = [];
       const writes = await writesTo(proxy.port, () =>
-        Promise.all(ids.map((id) => backend.streams.append(id, [delta(id, 1)]))),
+        Promise.all([
+          ...ids.map((id) => backend.streams.append(id, [delta(id, 1)])),
+          backend.store.getMessages(ids).then((messages) => {
+            read = messages;
+          }),
+        ]),
       );
-      // One write for the ten (each would be its own without batching); a heartbeat PING that
-      // falls in this window may add its own.
+      // One write for the eleven (each would be its own without batching); a heartbeat PING
+      // that falls in this window may add its own.
       expect(writes).toBeLessThanOrEqual(2);
+      expect(read).toEqual(ids.map(() => null));
       const logs = await Promise.all(ids.map((id) => backend.streams.read(id, 0, 10)));
       expect(logs.map((log) => log.map((event) => event.seq))).toEqual(ids.map(() => [1]));
       // The next turn's append is not held behind anything: it is answered on its own.

@@ -152,9 +152,12 @@ export async function evalScript(
 
 /**
  * Holds a connection's writes until the end of the current turn of the event loop
- * (setImmediate runs after the poll phase), then sends them in one write. The event log's
- * appends came one write (one syscall) per token per message; the appends of every answer whose
- * tokens arrive in one turn now share one. Nothing waits longer than the turn it was sent in.
+ * (setImmediate runs after the poll phase), then sends them in one write. Each command was its
+ * own write (one syscall: 13 % of a query's CPU, and one per token per answer for the event
+ * log's appends); the commands of every request and answer handled in one turn now share one.
+ * Nothing waits longer than the turn it was sent in. ioredis's autopipelining waits for the same
+ * moment but builds a pipeline (and a promise per command) for each batch; here the commands
+ * stay as they are and only the socket waits.
  */
 export class TurnBatchedWrites {
   private corked: Redis['stream'] | undefined;

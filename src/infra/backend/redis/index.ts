@@ -2,7 +2,13 @@ import type { Breaker } from '../../breakers.js';
 import type { RedisMetrics } from '../../metrics.js';
 import type { Backend, ControlBus, Unwatch } from '../types.js';
 import { RedisResultCache } from './cache.js';
-import { connectRedis, createGuard, startHeartbeat } from './connection.js';
+import {
+  connectRedis,
+  createGuard,
+  type Guard,
+  startHeartbeat,
+  TurnBatchedWrites,
+} from './connection.js';
 import { RedisContactStore } from './contacts.js';
 import { RedisDocumentStore } from './documents.js';
 import { redisKeys } from './keys.js';
@@ -36,7 +42,15 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
   // A connection that is ready again is proof that Redis is back: stop refusing at once rather
   // than after the breaker's reset timeout, so answers held during the outage get stored.
   commands.on('ready', () => options.breaker?.closeIfOpen());
-  const guarded = createGuard(options.breaker);
+  const guard = createGuard(options.breaker);
+  // Every guarded command joins its turn's write (see TurnBatchedWrites): one syscall for the
+  // scripts of all requests and answers handled in one turn, not one each.
+  const batched = new TurnBatchedWrites(commands);
+  const guarded: Guard = (call) =>
+    guard(() => {
+      batched.hold();
+      return call();
+    });
   const unguarded = createGuard(undefined);
   const pubsub = new RedisChannels(commands, subscriber);
 

@@ -2,7 +2,7 @@ import type { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Redis } from 'ioredis';
 import type { StreamEvent } from '../../../model.js';
 import type { StreamLog, Unwatch } from '../types.js';
-import { evalScript, type Guard, TurnBatchedWrites } from './connection.js';
+import { evalScript, type Guard } from './connection.js';
 import type { RedisKeys } from './keys.js';
 
 /**
@@ -44,23 +44,18 @@ return (#ARGV - first + 1) / 2`;
 type StreamEntries = [id: string, fields: string[]][];
 
 export class RedisStreamLog implements StreamLog {
-  private readonly batched: TurnBatchedWrites;
-
   constructor(
     private readonly redis: Redis,
     private readonly pubsub: RedisPubSub,
     private readonly keys: RedisKeys,
     private readonly ttlSeconds: number,
     private readonly guarded: Guard,
-  ) {
-    this.batched = new TurnBatchedWrites(redis);
-  }
+  ) {}
 
   append(messageId: string, events: readonly StreamEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
     const pairs = events.flatMap((event) => [String(event.seq), JSON.stringify(event)]);
     return this.guarded(async () => {
-      this.batched.hold();
       await evalScript(
         this.redis,
         APPEND_SCRIPT,
