@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   context,
   ROOT_CONTEXT,
@@ -98,7 +99,11 @@ export class AnswerLifecycle {
   private readonly stopping = new AbortController();
   private stopCancelListener: Unwatch | undefined;
 
-  constructor(private readonly options: AnswerLifecycleOptions) {}
+  constructor(private readonly options: AnswerLifecycleOptions) {
+    // Every answer waiting out a storage outage listens to it while it waits (and stops after):
+    // many at once in an outage, not a leak.
+    setMaxListeners(0, this.stopping.signal);
+  }
 
   /** Listens for cancel requests from every instance. */
   async start(): Promise<void> {
