@@ -24,6 +24,8 @@ const SWEEPS_PER_LIMIT = 4;
 const MIN_SWEEP_MS = 25;
 /** A peer closed by the guard that has not answered its close frame by then is cut off. */
 const CLOSE_HANDSHAKE_MS = 1_000;
+/** A sweep this much past its time says the event loop was held (a burst, a long GC). */
+const HELD_TOLERANCE_MS = 50;
 
 /** One socket's keep-alive, idle and rate state: plain fields, nothing allocated per event. */
 export class WatchedSocket {
@@ -59,6 +61,8 @@ export class WatchedSocket {
 export class SocketGuard {
   private readonly watched = new Set<WatchedSocket>();
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly sweepMs: number;
+  private lastSweepAt: number;
   readonly closedBy: Record<GuardReason, number> = {
     'missed-pong': 0,
     idle: 0,
@@ -73,6 +77,8 @@ export class SocketGuard {
   ) {
     const shortest = Math.min(limits.pingIntervalMs, limits.pongTimeoutMs, limits.idleTimeoutMs);
     const sweepMs = Math.max(MIN_SWEEP_MS, Math.floor(shortest / SWEEPS_PER_LIMIT));
+    this.sweepMs = sweepMs;
+    this.lastSweepAt = this.now();
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs).unref();
   }
 
@@ -124,7 +130,13 @@ export class SocketGuard {
   private sweep(): void {
     const now = this.now();
     const { pingIntervalMs, pongTimeoutMs, idleTimeoutMs } = this.limits;
+    // A late sweep means the loop was held: pongs that arrived meanwhile are still unread
+    // (timers run before the poll phase reads the sockets), and judging them now terminated every
+    // healthy peer of a saturated instance at once. Their clocks move on by the time held.
+    const held = now - this.lastSweepAt - this.sweepMs;
+    this.lastSweepAt = now;
     for (const watched of this.watched) {
+      if (held > HELD_TOLERANCE_MS && watched.awaitingPong) watched.pingedAt += held;
       if (watched.ending) {
         if (now - watched.endedAt >= CLOSE_HANDSHAKE_MS) watched.socket.terminate();
         continue;
