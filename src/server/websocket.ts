@@ -95,7 +95,7 @@ export function attachWebSocketServer(options: WebSocketOptions) {
    * them. The context, not `ctx.subscriptions`: graphql-ws swaps that object on close.
    */
   const connected = new Set<SocketContext>();
-  const frames = new FrameWriter();
+  const frames = new FrameWriter(limits);
   const protocol = makeServer(graphqlWsOptions(options, admission, guard, connected, frames));
 
   wsServer.on('connection', (socket, request) => {

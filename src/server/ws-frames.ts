@@ -15,11 +15,76 @@ import { StoppingIterator } from './stopping-iterator.js';
 const FRAME_END = Buffer.from('}');
 /** The bytes are JSON text: sent as a text frame, as graphql-ws sends strings. */
 const TEXT_FRAME = { binary: false } as const;
+/**
+ * A held frame is not waited for while its socket has at most this much unsent (a quarter of the
+ * slow-consumer cap, whose check counts held bytes too); past it, it waits for its write.
+ */
+const MAX_HOLD_AHEAD_BYTES = 64 * 1024;
+/** The longest a frame is held back for others of its socket. */
+const MAX_HOLD_MS = 2;
+
+interface RawSocket {
+  cork(): void;
+  uncork(): void;
+}
+
+/**
+ * A socket's second and later frames of one turn of the event loop wait for the end of the turn
+ * (setImmediate runs after the poll phase) and leave in one write. A paced stream sends one
+ * frame per turn, which leaves at once as before; a burst (a replay, a pub/sub read carrying many
+ * events) made one syscall per frame per socket.
+ */
+class TurnCorks {
+  private readonly sent = new Set<RawSocket>();
+  private readonly corked = new Set<RawSocket>();
+  /** performance.now() of the oldest held frame's cork. */
+  private corkedAt = 0;
+  private scheduled = false;
+  private readonly endTurn = () => {
+    this.scheduled = false;
+    this.flush();
+    this.sent.clear();
+  };
+
+  private flush(): void {
+    for (const raw of this.corked) raw.uncork();
+    this.corked.clear();
+  }
+
+  /** Before a frame is sent on `socket`: true when it is held for the end of the turn. */
+  held(socket: WebSocket): boolean {
+    const raw = (socket as unknown as { _socket?: RawSocket })._socket;
+    if (!raw) return false;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.endTurn);
+    }
+    // A turn of a loaded process can run for tens of milliseconds: nothing is held longer.
+    if (this.corked.size > 0 && performance.now() - this.corkedAt > MAX_HOLD_MS) this.flush();
+    if (this.corked.has(raw)) return true;
+    if (!this.sent.has(raw)) {
+      this.sent.add(raw);
+      return false;
+    }
+    if (this.corked.size === 0) this.corkedAt = performance.now();
+    raw.cork();
+    this.corked.add(raw);
+    return true;
+  }
+}
+
+const turnCorks = new TurnCorks();
 
 export class FrameWriter {
   private readonly payloads = new WeakMap<ExecutionResult, Buffer>();
   /** Results serialised and frames written since start (tests and the bench read them). */
   readonly counts = { serialised: 0, written: 0 };
+  readonly holdAheadBytes: number;
+
+  /** `maxBufferedBytes`: the slow-consumer cap (WS_MAX_BUFFERED_BYTES). */
+  constructor({ maxBufferedBytes }: { maxBufferedBytes: number }) {
+    this.holdAheadBytes = Math.min(MAX_HOLD_AHEAD_BYTES, Math.floor(maxBufferedBytes / 4));
+  }
 
   /**
    * `roomToSend` is asked before every frame: false ends the operation (the peer left, or was
@@ -84,6 +149,13 @@ class FrameStream extends StoppingIterator<never> {
         `{"id":${JSON.stringify(this.operationId)},"type":"next","payload":`,
       );
       const frame = this.writer.frameOf(this.prefix, next.value);
+      // A held frame's write completes only when the turn ends: waiting for it would hold the
+      // stream to two frames a turn. Past holdAheadBytes it waits anyway (backpressure).
+      const held = turnCorks.held(socket);
+      if (held && socket.bufferedAmount + frame.length <= this.writer.holdAheadBytes) {
+        socket.send(frame, TEXT_FRAME);
+        continue;
+      }
       // A send to a peer that just went away fails (EPIPE); its close ends the operation.
       await new Promise<void>((resolve) => socket.send(frame, TEXT_FRAME, () => resolve()));
     }
