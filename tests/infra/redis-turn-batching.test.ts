@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRedisBackend } from '../../src/infra/backend/redis/index.js';
 import type { Backend } from '../../src/infra/backend/types.js';
 import type { StreamEvent } from '../../src/model.js';
 import { deleteKeys, SHARED_REDIS_URL } from '../support/redis.js';
+import { countSocketWrites } from '../support/socket-writes.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 /**
@@ -21,28 +21,6 @@ const delta = (id: string, seq: number): StreamEvent => ({
   text: `token ${seq}`,
   at: Date.now(),
 });
-
-type SocketWrite = (this: Socket, ...args: unknown[]) => unknown;
-
-/** Counts the writes handed to the kernel on sockets to `port` while `run` runs its turn. */
-async function writesTo(port: number, run: () => Promise<unknown>): Promise<number> {
-  const prototype = Socket.prototype as unknown as Record<'_write' | '_writev', SocketWrite>;
-  const originals = { _write: prototype._write, _writev: prototype._writev };
-  let writes = 0;
-  for (const name of ['_write', '_writev'] as const) {
-    const original = originals[name];
-    prototype[name] = function (this: Socket, ...args: unknown[]) {
-      if (this.remotePort === port) writes++;
-      return original.apply(this, args);
-    };
-  }
-  try {
-    await run();
-  } finally {
-    Object.assign(prototype, originals);
-  }
-  return writes;
-}
 
 describe('the Redis event log', () => {
   let proxy: TcpProxy;
@@ -64,13 +42,15 @@ describe('the Redis event log', () => {
     for (let round = 1; round <= 3; round++) {
       const ids = Array.from({ length: ANSWERS }, messageId);
       let read: unknown[] = [];
-      const writes = await writesTo(proxy.port, () =>
-        Promise.all([
-          ...ids.map((id) => backend.streams.append(id, [delta(id, 1)])),
-          backend.store.getMessages(ids).then((messages) => {
-            read = messages;
-          }),
-        ]),
+      const writes = await countSocketWrites(
+        (socket) => socket.remotePort === proxy.port,
+        () =>
+          Promise.all([
+            ...ids.map((id) => backend.streams.append(id, [delta(id, 1)])),
+            backend.store.getMessages(ids).then((messages) => {
+              read = messages;
+            }),
+          ]),
       );
       // One write for the eleven (each would be its own without batching); a heartbeat PING
       // that falls in this window may add its own.

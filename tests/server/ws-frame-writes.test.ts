@@ -1,11 +1,11 @@
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { ExecutionResult } from 'graphql';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { FrameWriter } from '../../src/server/ws-frames.js';
 import { withTimeout } from '../support/assertions.js';
+import { countSocketWrites } from '../support/socket-writes.js';
 
 /**
  * A socket's frames of one turn of the event loop leave in few writes: the first at once, the
@@ -48,37 +48,26 @@ async function connectedPair(): Promise<Pair> {
   return pair;
 }
 
-type SocketWrite = (this: Socket, ...args: unknown[]) => unknown;
-
 /** Counts the writes handed to the kernel on `socket` (ws's own TCP socket) while `run` runs. */
-async function writesOn(socket: WebSocket, run: () => Promise<unknown>): Promise<number> {
+function writesOn(socket: WebSocket, run: () => Promise<unknown>): Promise<number> {
   const raw = (socket as unknown as { _socket: Socket })._socket;
-  const prototype = Socket.prototype as unknown as Record<'_write' | '_writev', SocketWrite>;
-  const originals = { _write: prototype._write, _writev: prototype._writev };
-  let writes = 0;
-  for (const name of ['_write', '_writev'] as const) {
-    const original = originals[name];
-    prototype[name] = function (this: Socket, ...args: unknown[]) {
-      if (this === raw) writes++;
-      return original.apply(this, args);
-    };
-  }
-  try {
-    await run();
-  } finally {
-    Object.assign(prototype, originals);
-  }
-  return writes;
+  return countSocketWrites((written) => written === raw, run);
 }
 
 const resultOf = (seq: number): ExecutionResult => ({ data: { seq } });
 const frameText = (id: string, seq: number) =>
   `{"id":"${id}","type":"next","payload":{"data":{"seq":${seq}}}}`;
 
-async function receivedAll(pair: Pair, count: number): Promise<void> {
-  await withTimeout(
+/** Resolves once the client holds `count` frames (its recording listener runs first). */
+function receivedAll(pair: Pair, count: number): Promise<void> {
+  return withTimeout(
     new Promise<void>((resolve) => {
-      const check = () => (pair.received.length >= count ? resolve() : setTimeout(check, 5));
+      const check = () => {
+        if (pair.received.length < count) return;
+        pair.client.off('message', check);
+        resolve();
+      };
+      pair.client.on('message', check);
       check();
     }),
     `${count} frames`,
@@ -102,9 +91,10 @@ describe('frames written to a graphql-ws socket', () => {
     expect(pair.received).toEqual(
       Array.from({ length: FRAMES }, (_unused, index) => frameText('op-1', index + 1)),
     );
-    // Without the hold, each frame is a write of its own (20).
+    // Without the hold, each frame is a write of its own (20). Two on a quiet machine; each
+    // time the machine holds the process past MAX_HOLD_MS mid-burst adds one.
     expect(writes).toBeGreaterThan(0);
-    expect(writes).toBeLessThanOrEqual(2);
+    expect(writes).toBeLessThanOrEqual(5);
     expect(writer.counts.written).toBe(FRAMES);
   });
 
@@ -126,8 +116,11 @@ describe('frames written to a graphql-ws socket', () => {
     });
     await receivedAll(pair, 4);
     expect(pair.received).toEqual([1, 2, 3, 4].map((seq) => frameText('op-3', seq)));
-    // Frame 1 at once, frame 2 when frame 3 found it held too long, frames 3 and 4 at the end.
-    expect(writes).toBe(3);
+    // Frame 1 at once, frame 2 when frame 3 found it held too long, frames 3 and 4 at the end
+    // (held to the end of the turn, frame 2 would have left with them: 2 writes). A machine that
+    // holds the process between frames 3 and 4 makes it 4.
+    expect(writes).toBeGreaterThanOrEqual(3);
+    expect(writes).toBeLessThanOrEqual(4);
   });
 
   it('holds no more than a quarter of the slow-consumer cap unsent', async () => {
