@@ -69,7 +69,13 @@ export interface App {
    * How stream events reached subscribers since start: executions and results shared
    * (shared-execution.ts), graphql-ws payloads serialised and frames written (ws-frames.ts).
    */
-  streamDelivery(): { executed: number; shared: number; serialised: number; written: number };
+  streamDelivery(): {
+    executed: number;
+    shared: number;
+    serialised: number;
+    written: number;
+    direct: number;
+  };
   /** Starts listening; resolves with the bound port (config.port 0 picks a free one). */
   listen(): Promise<number>;
   /** Drains as the contract says: refuse new work, end every open stream with a MessageEnd, close. */
@@ -175,6 +181,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     trustedDocuments,
     log: log.child({ component: 'websocket' }),
     tracing,
+    sharedExecution,
   });
   openWebSockets = () => webSockets.openConnections;
   webSocketRefusals = () => ({

@@ -38,6 +38,8 @@ export class SharedEventExecution {
   private nextDocumentId = 1;
   /** Events executed and results shared since start (tests and the bench read them). */
   readonly counts = { executed: 0, shared: 0 };
+  /** Each operation's shared results, by its context (one per operation). */
+  private readonly byContext = new WeakMap<object, SharedResults>();
 
   plugin(): Plugin<Context> {
     // One function for every operation: envelop keeps the one it is given for the operation's life.
@@ -54,12 +56,25 @@ export class SharedEventExecution {
   ): Promise<AsyncGenerator<ExecutionResult, void, undefined> | ExecutionResult> {
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source;
-    return new SharedResults(
+    const results = new SharedResults(
       this,
       source as AsyncGenerator<unknown, void, undefined>,
       this.groupOf(args),
       args,
     );
+    if (typeof args.contextValue === 'object' && args.contextValue !== null) {
+      this.byContext.set(args.contextValue, results);
+    }
+    return results;
+  }
+
+  /**
+   * The operation's shared results, to be read past envelop's per-event result hooks (see
+   * DirectResults); undefined when the operation is not a shared stream.
+   */
+  directResults(contextValue: unknown): DirectResults | undefined {
+    if (typeof contextValue !== 'object' || contextValue === null) return undefined;
+    return this.byContext.get(contextValue);
   }
 
   /** The result of `event` for `group`: executed by the group's first subscriber to ask. */
@@ -136,8 +151,28 @@ export class SharedEventExecution {
   }
 }
 
+/** What a reader of DirectResults gave back: a result it read, or the error `next` threw. */
+export type HandedBack = { result: IteratorResult<ExecutionResult, void> } | { error: unknown };
+
+/**
+ * A subscriber's results read straight, past envelop's wrappers (the operation's iterable is
+ * still the wrapped one, and `return` goes through it). Envelop wraps every subscriber's results
+ * in its per-event hooks: two async iterators and a promise chain per event per subscriber,
+ * about a tenth of a paced stream's CPU, while every hook a subscription has (yoga's masked
+ * errors, the contract mapping, the suggestions scrub) rewrites errors only. A reader takes
+ * what has no errors as it is and hands the rest back (`handBack`), to read it again through the
+ * wrapped iterable: the wrappers' next read gets exactly it, the hooks run on it as before.
+ */
+export interface DirectResults {
+  next(): Promise<IteratorResult<ExecutionResult, void>>;
+  handBack(outcome: HandedBack): void;
+}
+
 /** One subscriber's results: its events, each executed once for its group. */
-class SharedResults extends StoppingIterator<ExecutionResult> {
+class SharedResults extends StoppingIterator<ExecutionResult> implements DirectResults {
+  /** Read by a direct reader and handed back: the next `next` gives it again. */
+  private handedBack: HandedBack | undefined;
+
   constructor(
     private readonly execution: SharedEventExecution,
     private readonly events: AsyncGenerator<unknown, void, undefined>,
@@ -147,7 +182,17 @@ class SharedResults extends StoppingIterator<ExecutionResult> {
     super();
   }
 
+  handBack(outcome: HandedBack): void {
+    this.handedBack = outcome;
+  }
+
   async next(): Promise<IteratorResult<ExecutionResult, void>> {
+    const handedBack = this.handedBack;
+    if (handedBack !== undefined) {
+      this.handedBack = undefined;
+      if ('error' in handedBack) throw handedBack.error;
+      return handedBack.result;
+    }
     const next = await this.events.next();
     if (next.done) return { done: true, value: undefined };
     return { done: false, value: await this.execution.resultOf(next.value, this.group, this.args) };

@@ -19,6 +19,7 @@ import type { Principal } from '../model.js';
 import { type Authenticator, credentialFromConnectionParams } from './auth.js';
 import type { ClientIpResolver } from './client-ip.js';
 import type { ErrorMapper } from './errors.js';
+import type { SharedEventExecution } from './shared-execution.js';
 import { type OperationTrace, startOperation } from './tracing.js';
 import type { DocumentParams, TrustedDocuments } from './trusted-documents.js';
 import {
@@ -44,6 +45,8 @@ export interface WebSocketOptions {
   log: Logger;
   /** An operation's parent: its `extensions.traceparent`, the connection_init's, the upgrade's. */
   tracing?: Tracing;
+  /** The streams' shared execution: its results are read past the per-event hooks. */
+  sharedExecution?: SharedEventExecution;
 }
 
 type SocketExtra = {
@@ -281,10 +284,11 @@ function graphqlWsOptions(
     // Streams write their frames themselves (each result serialised once for all its
     // subscribers). A send to a socket that is no longer open resolves at once, so a replay to a
     // peer that left would run to its end without a pause: the writer ends the operation instead.
-    onOperation: (ctx, id, _payload, _args, result) => {
+    onOperation: (ctx, id, _payload, args, result) => {
       if (!isAsyncIterable<ExecutionResult>(result)) return;
       const { socket, watched } = ctx.extra;
-      return frames.frames(result, id, socket, () => guard.roomToSend(watched));
+      const direct = options.sharedExecution?.directResults(args.contextValue);
+      return frames.frames(result, id, socket, () => guard.roomToSend(watched), direct);
     },
     // The idle clock starts when the last operation ends, not at the sweep that notices it.
     onComplete: (ctx) => guard.touch(ctx.extra.watched),

@@ -1,5 +1,6 @@
 import type { ExecutionResult } from 'graphql';
 import type { WebSocket } from 'ws';
+import type { DirectResults } from './shared-execution.js';
 import { StoppingIterator } from './stopping-iterator.js';
 
 /**
@@ -77,8 +78,11 @@ const turnCorks = new TurnCorks();
 
 export class FrameWriter {
   private readonly payloads = new WeakMap<ExecutionResult, Buffer>();
-  /** Results serialised and frames written since start (tests and the bench read them). */
-  readonly counts = { serialised: 0, written: 0 };
+  /**
+   * Results serialised and frames written since start, and of those written how many were read
+   * past the per-event hooks (tests and the bench read them).
+   */
+  readonly counts = { serialised: 0, written: 0, direct: 0 };
   readonly holdAheadBytes: number;
 
   /** `maxBufferedBytes`: the slow-consumer cap (WS_MAX_BUFFERED_BYTES). */
@@ -96,8 +100,10 @@ export class FrameWriter {
     operationId: string,
     socket: WebSocket,
     roomToSend: () => boolean,
+    direct?: DirectResults,
   ): AsyncGenerator<never, void, undefined> {
-    return new FrameStream(this, results[Symbol.asyncIterator](), operationId, socket, roomToSend);
+    const iterator = results[Symbol.asyncIterator]();
+    return new FrameStream(this, iterator, operationId, socket, roomToSend, direct);
   }
 
   /** One frame of a result: the prefix of its operation, the shared payload, the brace. */
@@ -132,14 +138,39 @@ class FrameStream extends StoppingIterator<never> {
     private readonly operationId: string,
     private readonly socket: WebSocket,
     private readonly roomToSend: () => boolean,
+    /** The same results unwrapped (a shared stream): see `pull`. */
+    private readonly direct: DirectResults | undefined,
   ) {
     super();
+  }
+
+  /**
+   * The next result. Of a shared stream, a result without errors is read past envelop's
+   * per-event hooks, which rewrite errors only (see DirectResults); a result with errors, a
+   * thrown error and the end are handed back and read through the hooks, as graphql-ws would.
+   */
+  private async pull(): Promise<IteratorResult<ExecutionResult, void>> {
+    const { direct } = this;
+    if (!direct) return this.iterator.next();
+    let next: IteratorResult<ExecutionResult, void>;
+    try {
+      next = await direct.next();
+    } catch (error) {
+      direct.handBack({ error });
+      return this.iterator.next();
+    }
+    if (!next.done && next.value.errors === undefined) {
+      this.writer.counts.direct++;
+      return next;
+    }
+    direct.handBack({ result: next });
+    return this.iterator.next();
   }
 
   async next(): Promise<IteratorResult<never, void>> {
     const { socket } = this;
     while (!this.stopped) {
-      const next = await this.iterator.next();
+      const next = await this.pull();
       if (next.done) break;
       if (socket.readyState !== socket.OPEN || !this.roomToSend()) {
         await this.stop();

@@ -2,6 +2,7 @@ import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CollectedStream,
+  collectSse,
   collectWs,
   startConversation,
   textReaches,
@@ -113,6 +114,22 @@ describe.each<BackendKind>(['memory', 'redis'])('shared delivery on the %s backe
     else expect(executed).toBeLessThan(2 * events);
     expect(after.serialised - before.serialised).toBe(executed);
     expect(after.shared - before.shared).toBe(SUBSCRIBERS * events - executed);
+    // Every event without errors was read past envelop's per-event hooks.
+    expect(after.direct - before.direct).toBe(SUBSCRIBERS * events);
+  });
+
+  it('graphql-ws subscribers read past the per-event hooks get what SSE gets through them', async () => {
+    const { results, before, after } = await heldAnswer(3, (messageId) => [
+      collectWs(clients[0]!, messageId),
+      collectWs(clients[1]!, messageId),
+      collectSse(server, messageId),
+    ]);
+    const [ws, alsoWs, sse] = results as CollectedStream[];
+    expectWhole(ws!);
+    expectWhole(sse!);
+    expect(alsoWs!.events).toEqual(ws!.events);
+    expect(sse!.events).toEqual(ws!.events);
+    expect(after.direct - before.direct).toBe(2 * ws!.events.length);
   });
 
   it('subscribers that select differently are executed apart, each whole', async () => {

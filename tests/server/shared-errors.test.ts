@@ -1,10 +1,12 @@
-import { GraphQLError } from 'graphql';
+import { type ExecutionResult, GraphQLError } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/infra/logger.js';
 import { createErrorMapper } from '../../src/server/errors.js';
 import { useHostileOperations } from '../../src/server/hostile-operations.js';
 import { SharedEventExecution } from '../../src/server/shared-execution.js';
+import { FrameWriter } from '../../src/server/ws-frames.js';
+import { connectedPair, receivedAll, type SocketPair } from '../support/ws-pair.js';
 
 /**
  * Errors in the per-event execution of a shared stream: each subscriber's result with errors
@@ -34,7 +36,7 @@ function server() {
       typeDefs: /* GraphQL */ `
         type Query { ok: Boolean }
         type Tick { n: Int, boom: Int }
-        type Subscription { ticks: Tick }
+        type Subscription { ticks: Tick, failing: Tick }
       `,
       resolvers: {
         Subscription: {
@@ -44,6 +46,12 @@ function server() {
               await started;
               // The same event objects for every subscriber, as the stream readers hand out.
               for (const event of EVENTS) yield event;
+            },
+          },
+          failing: {
+            subscribe: async function* () {
+              yield { failing: { n: 1 } };
+              throw new Error(SECRET);
             },
           },
         },
@@ -90,32 +98,110 @@ async function subscribe(yoga: ReturnType<typeof server>['yoga']): Promise<unkno
     .filter((payload) => Object.keys(payload as object).length > 0);
 }
 
+/** What every subscriber gets, whatever its transport. */
+function expectMapped(events: unknown[]) {
+  expect(events).toHaveLength(3);
+  expect(events[0]).toEqual({ data: { ticks: { n: 1, boom: 10 } } });
+  expect(events[2]).toMatchObject({
+    data: { ticks: { n: 3, boom: null } },
+    errors: [{ message: 'No tick "x".', path: ['ticks', 'boom'] }],
+  });
+  expect(events[1]).toMatchObject({
+    data: { ticks: { n: 2, boom: null } },
+    errors: [
+      {
+        message: 'Unexpected error.',
+        path: ['ticks', 'boom'],
+        extensions: { code: 'INTERNAL_SERVER_ERROR', errorId: expect.any(String) },
+      },
+    ],
+  });
+  expect(JSON.stringify(events)).not.toContain('hunter2');
+}
+
+/**
+ * Subscribes the way the graphql-ws server does (envelop's subscribe, then the frame writer with
+ * the operation's shared results), and returns the payloads of the frames the socket received.
+ */
+async function subscribeWs(
+  yoga: ReturnType<typeof server>['yoga'],
+  execution: SharedEventExecution,
+  writer: FrameWriter,
+  pair: SocketPair,
+): Promise<unknown[]> {
+  const { schema, subscribe, contextFactory, parse } = yoga.getEnveloped({});
+  const contextValue = await contextFactory();
+  const results = (await subscribe({
+    schema,
+    document: parse('subscription { ticks { n boom } }'),
+    contextValue,
+  })) as AsyncIterable<ExecutionResult>;
+  const direct = execution.directResults(contextValue);
+  expect(direct).toBeDefined();
+  await writer.frames(results, 'op', pair.server, () => true, direct).next();
+  await receivedAll(pair, EVENTS.length);
+  return pair.received.map((frame) => (JSON.parse(frame) as { payload: unknown }).payload);
+}
+
+const pairs: SocketPair[] = [];
+afterEach(async () => {
+  await Promise.all(pairs.splice(0).map((pair) => pair.close()));
+});
+
 describe('errors in shared stream events', () => {
   it('reach every subscriber mapped to the contract, with the events executed once', async () => {
     const { yoga, execution, lines } = server();
     const [first, second] = await Promise.all([subscribe(yoga), subscribe(yoga)]);
-    for (const events of [first, second]) {
-      expect(events).toHaveLength(3);
-      expect(events[0]).toEqual({ data: { ticks: { n: 1, boom: 10 } } });
-      expect(events[2]).toMatchObject({
-        data: { ticks: { n: 3, boom: null } },
-        errors: [{ message: 'No tick "x".', path: ['ticks', 'boom'] }],
-      });
-      expect(events[1]).toMatchObject({
-        data: { ticks: { n: 2, boom: null } },
-        errors: [
-          {
-            message: 'Unexpected error.',
-            path: ['ticks', 'boom'],
-            extensions: { code: 'INTERNAL_SERVER_ERROR', errorId: expect.any(String) },
-          },
-        ],
-      });
-      expect(JSON.stringify(events)).not.toContain('hunter2');
-    }
+    for (const events of [first, second]) expectMapped(events);
     expect(execution.counts).toEqual({ executed: 3, shared: 3 });
     // One line per subscriber's unexpected error, each with its request's id.
     const unexpected = lines.filter((line) => line.msg === 'unexpected error');
     expect(unexpected.map((line) => line.requestId)).toEqual(['request-1', 'request-1']);
+  });
+
+  it('go through the hooks on graphql-ws too, where results without errors are read past them', async () => {
+    const { yoga, execution, lines } = server();
+    const writer = new FrameWriter({ maxBufferedBytes: 1024 * 1024 });
+    pairs.push(await connectedPair(), await connectedPair());
+    const [first, second] = await Promise.all(
+      pairs.map((pair) => subscribeWs(yoga, execution, writer, pair)),
+    );
+    for (const events of [first, second]) expectMapped(events ?? []);
+    expect(execution.counts).toEqual({ executed: 3, shared: 3 });
+    // Only the event without errors skipped the hooks, once per subscriber.
+    expect(writer.counts.direct).toBe(2);
+    const unexpected = lines.filter((line) => line.msg === 'unexpected error');
+    expect(unexpected.map((line) => line.requestId)).toEqual(['request-1', 'request-1']);
+  });
+
+  it('a stream that throws on graphql-ws ends with the error as the hooks map it', async () => {
+    const { yoga, execution } = server();
+    const writer = new FrameWriter({ maxBufferedBytes: 1024 * 1024 });
+    const pair = await connectedPair();
+    pairs.push(pair);
+    const { schema, subscribe, contextFactory, parse } = yoga.getEnveloped({});
+    const contextValue = await contextFactory();
+    const results = (await subscribe({
+      schema,
+      document: parse('subscription { failing { n } }'),
+      contextValue,
+    })) as AsyncIterable<ExecutionResult>;
+    const direct = execution.directResults(contextValue);
+    const ended = writer.frames(results, 'op', pair.server, () => true, direct).next();
+    const error = await ended.then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    await receivedAll(pair, 1);
+    expect(JSON.parse(pair.received[0] ?? '{}')).toEqual({
+      id: 'op',
+      type: 'next',
+      payload: { data: { failing: { n: 1 } } },
+    });
+    expect(writer.counts.direct).toBe(1);
+    expect(error).toBeInstanceOf(GraphQLError);
+    expect((error as GraphQLError).message).toBe('Unexpected error.');
+    expect((error as GraphQLError).extensions.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(JSON.stringify(error)).not.toContain('hunter2');
   });
 });

@@ -1,78 +1,36 @@
-import { once } from 'node:events';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { ExecutionResult } from 'graphql';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import { FrameWriter } from '../../src/server/ws-frames.js';
-import { withTimeout } from '../support/assertions.js';
 import { countSocketWrites } from '../support/socket-writes.js';
+import { connectedPair as openPair, receivedAll, type SocketPair } from '../support/ws-pair.js';
 
 /**
  * A socket's frames of one turn of the event loop leave in few writes: the first at once, the
  * rest held to the end of the turn. A stream that sends one frame a turn (a paced answer) is
  * written frame by frame, never held.
  */
-interface Pair {
-  server: WebSocket;
-  client: WebSocket;
-  received: string[];
-  close: () => Promise<void>;
-}
-
-const pairs: Pair[] = [];
-afterEach(async () => {
-  await Promise.all(pairs.splice(0).map((pair) => pair.close()));
-});
-
-async function connectedPair(): Promise<Pair> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await once(wss, 'listening');
-  const { port } = wss.address() as AddressInfo;
-  const accepted = once(wss, 'connection') as Promise<[WebSocket]>;
-  const client = new WebSocket(`ws://127.0.0.1:${port}`);
-  const received: string[] = [];
-  client.on('message', (data) => received.push(String(data)));
-  await once(client, 'open');
-  const [server] = await accepted;
-  const pair: Pair = {
-    server,
-    client,
-    received,
-    close: async () => {
-      client.terminate();
-      for (const peer of wss.clients) peer.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-    },
-  };
-  pairs.push(pair);
-  return pair;
-}
-
 /** Counts the writes handed to the kernel on `socket` (ws's own TCP socket) while `run` runs. */
 function writesOn(socket: WebSocket, run: () => Promise<unknown>): Promise<number> {
   const raw = (socket as unknown as { _socket: Socket })._socket;
   return countSocketWrites((written) => written === raw, run);
 }
 
+const pairs: SocketPair[] = [];
+afterEach(async () => {
+  await Promise.all(pairs.splice(0).map((pair) => pair.close()));
+});
+
+async function connectedPair(): Promise<SocketPair> {
+  const pair = await openPair();
+  pairs.push(pair);
+  return pair;
+}
+
 const resultOf = (seq: number): ExecutionResult => ({ data: { seq } });
 const frameText = (id: string, seq: number) =>
   `{"id":"${id}","type":"next","payload":{"data":{"seq":${seq}}}}`;
-
-/** Resolves once the client holds `count` frames (its recording listener runs first). */
-function receivedAll(pair: Pair, count: number): Promise<void> {
-  return withTimeout(
-    new Promise<void>((resolve) => {
-      const check = () => {
-        if (pair.received.length < count) return;
-        pair.client.off('message', check);
-        resolve();
-      };
-      pair.client.on('message', check);
-      check();
-    }),
-    `${count} frames`,
-  );
-}
 
 describe('frames written to a graphql-ws socket', () => {
   it('leaves a burst of one turn in at most two writes, every frame whole and in order', async () => {
