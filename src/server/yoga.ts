@@ -88,6 +88,9 @@ export function createYogaServer(options: YogaOptions) {
         : false,
     cors: corsPolicy(options.cors),
     maskedErrors: { maskError: (error) => errors.mapError(error) },
+    // A subscription's per-event result hooks (onSubscribeResult's onNext) must rewrite errors
+    // only: on graphql-ws a shared stream's results without errors are read past them
+    // (ws-frames.ts); tests/api/shared-delivery.test.ts holds graphql-ws against SSE.
     plugins: [
       errors.useContractErrors(),
       ...(options.metrics ? [useOperationMetrics(options.metrics)] : []),
