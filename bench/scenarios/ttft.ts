@@ -23,8 +23,13 @@ import type { FirstDelta, Shape, TtftMethods } from '../load/ttft-clients.js';
  */
 const GENERATIONS = 100;
 const ROUNDS = 5;
-/** Rounds run first and not counted: the first answers through a fresh process run cold code. */
-const WARMUP_ROUNDS = 1;
+/**
+ * Rounds run first and not counted, on both sides: the first answers through a fresh process run
+ * cold code. With one, Parley's first counted round on the embedded backend still stalled (its
+ * p99 35-73 ms in three runs, every later round 3-8 ms); with two, no round stands out on either
+ * side (each round's p99 stays in `roundP99Ms`).
+ */
+const WARMUP_ROUNDS = 2;
 /**
  * Every answer of a round is held at the upstream until all its subscriptions are in place on
  * the server, so the figure is the live path, not a replay of the log nor the round's setup
