@@ -119,6 +119,22 @@ function expectMapped(events: unknown[]) {
   expect(JSON.stringify(events)).not.toContain('hunter2');
 }
 
+/** Envelop's subscribe, as graphql-ws calls it: the wrapped results and the shared ones. */
+async function subscribeEnveloped(
+  yoga: ReturnType<typeof server>['yoga'],
+  execution: SharedEventExecution,
+  query: string,
+) {
+  const { schema, subscribe, contextFactory, parse } = yoga.getEnveloped({});
+  const contextValue = await contextFactory();
+  const results = (await subscribe({
+    schema,
+    document: parse(query),
+    contextValue,
+  })) as AsyncIterable<ExecutionResult>;
+  return { results, direct: execution.directResults(contextValue) };
+}
+
 /**
  * Subscribes the way the graphql-ws server does (envelop's subscribe, then the frame writer with
  * the operation's shared results), and returns the payloads of the frames the socket received.
@@ -129,14 +145,11 @@ async function subscribeWs(
   writer: FrameWriter,
   pair: SocketPair,
 ): Promise<unknown[]> {
-  const { schema, subscribe, contextFactory, parse } = yoga.getEnveloped({});
-  const contextValue = await contextFactory();
-  const results = (await subscribe({
-    schema,
-    document: parse('subscription { ticks { n boom } }'),
-    contextValue,
-  })) as AsyncIterable<ExecutionResult>;
-  const direct = execution.directResults(contextValue);
+  const { results, direct } = await subscribeEnveloped(
+    yoga,
+    execution,
+    'subscription { ticks { n boom } }',
+  );
   expect(direct).toBeDefined();
   await writer.frames(results, 'op', pair.server, () => true, direct).next();
   await receivedAll(pair, EVENTS.length);
@@ -179,14 +192,11 @@ describe('errors in shared stream events', () => {
     const writer = new FrameWriter({ maxBufferedBytes: 1024 * 1024 });
     const pair = await connectedPair();
     pairs.push(pair);
-    const { schema, subscribe, contextFactory, parse } = yoga.getEnveloped({});
-    const contextValue = await contextFactory();
-    const results = (await subscribe({
-      schema,
-      document: parse('subscription { failing { n } }'),
-      contextValue,
-    })) as AsyncIterable<ExecutionResult>;
-    const direct = execution.directResults(contextValue);
+    const { results, direct } = await subscribeEnveloped(
+      yoga,
+      execution,
+      'subscription { failing { n } }',
+    );
     const ended = writer.frames(results, 'op', pair.server, () => true, direct).next();
     const error = await ended.then(
       () => undefined,
