@@ -1,6 +1,6 @@
 import { type ExecutionResult, GraphQLError } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/infra/logger.js';
 import { createErrorMapper } from '../../src/server/errors.js';
 import { useHostileOperations } from '../../src/server/hostile-operations.js';
@@ -156,11 +156,6 @@ async function subscribeWs(
   return pair.received.map((frame) => (JSON.parse(frame) as { payload: unknown }).payload);
 }
 
-const pairs: SocketPair[] = [];
-afterEach(async () => {
-  await Promise.all(pairs.splice(0).map((pair) => pair.close()));
-});
-
 describe('errors in shared stream events', () => {
   it('reach every subscriber mapped to the contract, with the events executed once', async () => {
     const { yoga, execution, lines } = server();
@@ -175,7 +170,7 @@ describe('errors in shared stream events', () => {
   it('go through the hooks on graphql-ws too, where results without errors are read past them', async () => {
     const { yoga, execution, lines } = server();
     const writer = new FrameWriter({ maxBufferedBytes: 1024 * 1024 });
-    pairs.push(await connectedPair(), await connectedPair());
+    const pairs = [await connectedPair(), await connectedPair()];
     const [first, second] = await Promise.all(
       pairs.map((pair) => subscribeWs(yoga, execution, writer, pair)),
     );
@@ -191,7 +186,6 @@ describe('errors in shared stream events', () => {
     const { yoga, execution } = server();
     const writer = new FrameWriter({ maxBufferedBytes: 1024 * 1024 });
     const pair = await connectedPair();
-    pairs.push(pair);
     const { results, direct } = await subscribeEnveloped(
       yoga,
       execution,

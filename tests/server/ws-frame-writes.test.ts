@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
 import type { ExecutionResult } from 'graphql';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { FrameWriter } from '../../src/server/ws-frames.js';
 import { countSocketWrites } from '../support/socket-writes.js';
-import { connectedPair as openPair, receivedAll, type SocketPair } from '../support/ws-pair.js';
+import { connectedPair, receivedAll } from '../support/ws-pair.js';
 
 /**
  * A socket's frames of one turn of the event loop leave in few writes: the first at once, the
@@ -15,17 +15,6 @@ import { connectedPair as openPair, receivedAll, type SocketPair } from '../supp
 function writesOn(socket: WebSocket, run: () => Promise<unknown>): Promise<number> {
   const raw = (socket as unknown as { _socket: Socket })._socket;
   return countSocketWrites((written) => written === raw, run);
-}
-
-const pairs: SocketPair[] = [];
-afterEach(async () => {
-  await Promise.all(pairs.splice(0).map((pair) => pair.close()));
-});
-
-async function connectedPair(): Promise<SocketPair> {
-  const pair = await openPair();
-  pairs.push(pair);
-  return pair;
 }
 
 const resultOf = (seq: number): ExecutionResult => ({ data: { seq } });

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { onTestFinished } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { withTimeout } from './assertions.js';
 
@@ -11,7 +12,7 @@ export interface SocketPair {
   close: () => Promise<void>;
 }
 
-/** A ws server on a free port and one client connected to it. */
+/** A ws server on a free port and one client connected to it, closed when the test ends. */
 export async function connectedPair(): Promise<SocketPair> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await once(wss, 'listening');
@@ -22,7 +23,7 @@ export async function connectedPair(): Promise<SocketPair> {
   client.on('message', (data) => received.push(String(data)));
   await once(client, 'open');
   const [server] = await accepted;
-  return {
+  const pair: SocketPair = {
     server,
     client,
     received,
@@ -32,6 +33,8 @@ export async function connectedPair(): Promise<SocketPair> {
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+  onTestFinished(() => pair.close());
+  return pair;
 }
 
 /** Resolves once the client holds `count` texts (its recording listener runs first). */
