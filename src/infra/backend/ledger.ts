@@ -5,6 +5,9 @@
  * caller (`now`, epoch ms), so every instance and test agrees on one clock.
  */
 
+/** A value, or a promise of it: what a step of the embedded ledger gives without a turn. */
+export type MaybePromise<T> = T | Promise<T>;
+
 export interface BucketPolicy {
   /** Bucket size in points. */
   limit: number;
@@ -40,7 +43,9 @@ export interface Ledger {
   /**
    * Gives `credit` points back (refunds held since the principal's last step, see PointBuckets;
    * capped at the limit, given even when the debit is refused), then takes `cost` points when
-   * the bucket holds them; refused (nothing taken) otherwise.
+   * the bucket holds them; refused (nothing taken) otherwise. The embedded ledger answers at
+   * once (no promise): every operation's cost check runs this step before execution, and a
+   * promise there cost each query a few microtasks through envelop's hooks.
    */
   debitPoints(
     key: string,
@@ -48,7 +53,7 @@ export interface Ledger {
     policy: BucketPolicy,
     now: number,
     credit?: number,
-  ): Promise<BucketState>;
+  ): MaybePromise<BucketState>;
   /** Gives points back (an operation cost less than was asked), never above the limit. */
   refundPoints(
     key: string,

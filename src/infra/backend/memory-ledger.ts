@@ -18,7 +18,13 @@ interface Account {
 export class MemoryLedger implements Ledger {
   private readonly accounts = new Map<string, Account>();
 
-  async debitPoints(key: string, cost: number, policy: BucketPolicy, now: number, credit = 0) {
+  debitPoints(
+    key: string,
+    cost: number,
+    policy: BucketPolicy,
+    now: number,
+    credit = 0,
+  ): BucketState {
     const account = this.account(key);
     const points = Math.min(policy.limit, refill(account.points, policy, now) + credit);
     const allowed = points >= cost;

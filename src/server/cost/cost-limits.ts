@@ -1,8 +1,9 @@
+import type { OnExecuteHookResult } from '@envelop/core';
 import type { ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Context, OperationCost } from '../../context.js';
+import type { Context } from '../../context.js';
 import { CostLimitExceeded, RateLimited, Unavailable } from '../../errors.js';
-import type { BucketState } from '../../infra/backend/ledger.js';
+import type { BucketState, MaybePromise } from '../../infra/backend/ledger.js';
 import type { PointBuckets } from '../../services/limits/point-buckets.js';
 import type { ErrorMapper } from '../errors.js';
 import type { CostModel, OperationRequest } from './cost-model.js';
@@ -38,42 +39,59 @@ export function useCostLimits(options: CostLimitsOptions): Plugin<Context> {
    * The bucket fails open while its store is unreachable: an operation that needs Redis fails
    * anyway, and health, readiness and the rest must not be refused for the limiter's outage.
    */
-  async function debit(key: string, cost: number): Promise<BucketState> {
+  const openOnOutage = (error: unknown): BucketState => {
+    if (!(error instanceof Unavailable)) throw error;
+    return { allowed: true, remaining: points.policy.limit, resetAt: Date.now(), retryAfterMs: 0 };
+  };
+
+  /** Without a promise when the ledger answers at once (the embedded backend). */
+  function debit(key: string, cost: number): MaybePromise<BucketState> {
+    let state: MaybePromise<BucketState>;
     try {
-      return await points.debit(key, cost);
+      state = points.debit(key, cost);
     } catch (error) {
-      if (!(error instanceof Unavailable)) throw error;
-      return {
-        allowed: true,
-        remaining: points.policy.limit,
-        resetAt: Date.now(),
-        retryAfterMs: 0,
-      };
+      return openOnOutage(error);
     }
+    return state instanceof Promise ? state.catch(openOnOutage) : state;
   }
 
-  async function charge(
+  /**
+   * Takes the operation's cost; the refusal to answer with, or undefined when it may run. On
+   * the embedded backend all of it happens at once: no promise, and no closure per operation.
+   */
+  function charge(
     request: OperationRequest,
     context: Context,
-  ): Promise<{ refusal: ExecutionResult } | { cost: OperationCost }> {
+  ): MaybePromise<ExecutionResult | undefined> {
     const requested = model.staticCost(request);
-    if (requested > points.maximum) {
-      const state = await debit(context.ledgerKey, 0);
-      const error = errors.mapRequestError(new CostLimitExceeded(requested, points.maximum));
-      return { refusal: refusal(error, requested, state, context) };
+    const overMaximum = requested > points.maximum;
+    const state = debit(context.ledgerKey, overMaximum ? 0 : requested);
+    if (state instanceof Promise) {
+      return state.then((debited) => verdict(requested, overMaximum, debited, context));
     }
-    const state = await debit(context.ledgerKey, requested);
+    return verdict(requested, overMaximum, state, context);
+  }
+
+  function verdict(
+    requested: number,
+    overMaximum: boolean,
+    state: BucketState,
+    context: Context,
+  ): ExecutionResult | undefined {
+    if (overMaximum) {
+      const error = errors.mapRequestError(new CostLimitExceeded(requested, points.maximum));
+      return refusal(error, requested, state, context);
+    }
     if (!state.allowed) {
       const error = errors.mapRequestError(
         new RateLimited(`This operation costs ${requested} points; the bucket refills soon.`, {
           retryAfterMs: state.retryAfterMs,
         }),
       );
-      return { refusal: refusal(error, requested, state, context) };
+      return refusal(error, requested, state, context);
     }
-    const cost: OperationCost = { requested, state };
-    context.operationCost = cost;
-    return { cost };
+    context.operationCost = { requested, state };
+    return undefined;
   }
 
   function reportOf(requested: number, actual: number, state: BucketState): CostReport {
@@ -83,7 +101,7 @@ export function useCostLimits(options: CostLimitsOptions): Plugin<Context> {
       limit: points.policy.limit,
       remaining: state.remaining,
       restoreRate: points.policy.restoreRate,
-      resetAt: new Date(state.resetAt).toISOString(),
+      resetAt: isoTime(state.resetAt),
     };
   }
 
@@ -99,39 +117,75 @@ export function useCostLimits(options: CostLimitsOptions): Plugin<Context> {
     };
   }
 
-  return {
-    async onExecute({ args, setResultAndStopExecution }) {
-      const request = requestOf(args);
-      const charged = await charge(request, args.contextValue);
-      if ('refusal' in charged) {
-        setResultAndStopExecution(charged.refusal);
-        return;
-      }
-      return {
-        onExecuteDone: ({ result, setResult }) => {
-          if (Symbol.asyncIterator in result) return;
-          const { requested, state } = charged.cost;
-          const actual = Math.min(requested, model.actualCost(request, result.data));
-          const settled =
-            actual < requested
-              ? points.refund(args.contextValue.ledgerKey, requested - actual, state)
-              : state;
-          const report = reportOf(requested, actual, settled);
-          setResult({
-            ...result,
-            extensions: {
-              ...result.extensions,
-              ...extensionsOf(args.contextValue, report, settled),
-            },
-          });
+  /**
+   * After execution the actual cost replaces the requested one. One hook object for every
+   * operation: the cost it settles is the context's (one context per operation), so nothing is
+   * made per operation to carry it.
+   */
+  const settleActualCost: OnExecuteHookResult<Context> = {
+    onExecuteDone: ({ args, result, setResult }) => {
+      if (Symbol.asyncIterator in result) return;
+      const context = args.contextValue;
+      const cost = context.operationCost;
+      if (!cost) return;
+      const { requested, state } = cost;
+      const actual = Math.min(requested, model.actualCost(requestOf(args), result.data));
+      const settled =
+        actual < requested ? points.refund(context.ledgerKey, requested - actual, state) : state;
+      setResult({
+        ...result,
+        extensions: {
+          ...result.extensions,
+          ...extensionsOf(context, reportOf(requested, actual, settled), settled),
         },
-      };
-    },
-    async onSubscribe({ args, setResultAndStopExecution }) {
-      const charged = await charge(requestOf(args), args.contextValue);
-      if ('refusal' in charged) setResultAndStopExecution(charged.refusal);
+      });
     },
   };
+
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const refused = charge(requestOf(args), args.contextValue);
+      if (refused instanceof Promise) {
+        return refused.then((result) => {
+          if (!result) return settleActualCost;
+          setResultAndStopExecution(result);
+          return undefined;
+        });
+      }
+      if (!refused) return settleActualCost;
+      setResultAndStopExecution(refused);
+      return undefined;
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const refused = charge(requestOf(args), args.contextValue);
+      if (refused instanceof Promise) {
+        return refused.then((result) => {
+          if (result) setResultAndStopExecution(result);
+        });
+      }
+      if (refused) setResultAndStopExecution(refused);
+    },
+  };
+}
+
+/**
+ * `new Date(ms).toISOString()`, with the part up to the second made once a second: every
+ * response's `extensions.cost.resetAt` was a Date and its formatting, a measurable part of
+ * what cost limiting adds to a query.
+ */
+let isoSecond = Number.NaN;
+let isoPrefix = '';
+export function isoTime(ms: number): string {
+  if (!Number.isInteger(ms) || ms < 0) return new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    const iso = new Date(second * 1000).toISOString();
+    // Past year 9999 the format changes (+YYYYYY): not cached.
+    if (iso.length !== 24) return new Date(ms).toISOString();
+    isoSecond = second;
+    isoPrefix = iso.slice(0, 20);
+  }
+  return `${isoPrefix}${String(ms - second * 1000).padStart(3, '0')}Z`;
 }
 
 function requestOf(args: {

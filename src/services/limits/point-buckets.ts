@@ -3,6 +3,7 @@ import {
   type BucketState,
   bucketState,
   type Ledger,
+  type MaybePromise,
 } from '../../infra/backend/ledger.js';
 
 export interface PointBucketsOptions {
@@ -49,7 +50,8 @@ export class PointBuckets {
     this.refundHoldMs = options.refundHoldMs ?? DEFAULT_REFUND_HOLD_MS;
   }
 
-  debit(key: string, cost: number): Promise<BucketState> {
+  /** At once (no promise) on the embedded ledger. */
+  debit(key: string, cost: number): MaybePromise<BucketState> {
     const credit = this.held.get(key);
     if (credit !== undefined) this.held.delete(key);
     // A credit whose step fails is not held again: the step may have reached storage.
