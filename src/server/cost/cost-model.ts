@@ -15,6 +15,7 @@ import {
   isCompositeType,
   isListType,
   Kind,
+  type SelectionNode,
   type SelectionSetNode,
   typeFromAST,
   type ValueNode,
@@ -83,6 +84,8 @@ export class CostModel {
     DocumentNode,
     ReadonlyMap<string, FragmentDefinitionNode>
   >();
+  /** What actualCost visits of each document's operations, by operation name (see planOf). */
+  private readonly plans = new WeakMap<DocumentNode, Map<string, MeasurePlan | null>>();
 
   constructor(private readonly options: CostModelOptions) {}
 
@@ -91,7 +94,7 @@ export class CostModel {
     const name = request.operationName ?? '';
     const known = this.fixedCosts.get(request.document)?.get(name);
     if (known !== undefined) return known;
-    const walk = this.walk(request, undefined);
+    const walk = this.walk(request);
     const cost = walk?.total ?? 0;
     if (walk && !walk.usedVariables) {
       let byName = this.fixedCosts.get(request.document);
@@ -104,15 +107,46 @@ export class CostModel {
     return cost;
   }
 
-  /** The same weights applied to the data a result really holds. */
+  /**
+   * The same weights applied to the data a result really holds. It runs after every query, so
+   * it follows a plan made once per document (planOf) rather than the document itself: only the
+   * fields that can cost anything, with their weights already looked up.
+   */
   actualCost(request: OperationRequest, data: unknown): number {
-    return this.walk(request, data ?? null)?.total ?? 0;
+    const plan = this.planOf(request);
+    if (!plan) return 0;
+    return plan.base + measure(plan.nodes, data ?? null, request.variables ?? {});
   }
 
-  private walk(
-    request: OperationRequest,
-    data: unknown,
-  ): { total: number; usedVariables: boolean } | undefined {
+  private planOf(request: OperationRequest): MeasurePlan | null {
+    const name = request.operationName ?? '';
+    let byName = this.plans.get(request.document);
+    if (!byName) {
+      byName = new Map();
+      this.plans.set(request.document, byName);
+    }
+    let plan = byName.get(name);
+    if (plan === undefined || (plan !== null && plan.schema !== request.schema)) {
+      plan = this.makePlan(request);
+      byName.set(name, plan);
+    }
+    return plan;
+  }
+
+  private makePlan(request: OperationRequest): MeasurePlan | null {
+    const operation = getOperationAST(request.document, request.operationName ?? undefined);
+    if (!operation) return null;
+    const root = request.schema.getRootType(operation.operation);
+    if (!root) return null;
+    const planner = new MeasurePlanner(this, request.schema, this.fragmentsOf(request.document));
+    return {
+      schema: request.schema,
+      base: operation.operation === 'mutation' ? MUTATION_BASE_COST : 0,
+      nodes: planner.nodes(root, operation.selectionSet),
+    };
+  }
+
+  private walk(request: OperationRequest): { total: number; usedVariables: boolean } | undefined {
     const operation = getOperationAST(request.document, request.operationName ?? undefined);
     if (!operation) return undefined;
     const root = request.schema.getRootType(operation.operation);
@@ -122,10 +156,9 @@ export class CostModel {
       request.schema,
       this.fragmentsOf(request.document),
       request.variables ?? {},
-      data !== undefined,
     );
     const base = operation.operation === 'mutation' ? MUTATION_BASE_COST : 0;
-    const total = base + walk.selectionCost(root, operation.selectionSet, data, undefined);
+    const total = base + walk.selectionCost(root, operation.selectionSet, undefined);
     return { total, usedVariables: walk.usedVariables };
   }
 
@@ -191,12 +224,12 @@ function valueAt(args: Record<string, unknown>, path: string): unknown {
   return value;
 }
 
-/** One walk over one operation; static when `measured` is false, over result data otherwise. */
+/** One static walk over one operation: the document and variables, before anything runs. */
 class CostWalk {
   /** Whether a variable decided anything (a slicing argument, a @skip/@include condition). */
   usedVariables = false;
 
-  /** Static costs of fragment spreads by fragment and type: a fan-out is counted, not re-walked. */
+  /** Costs of fragment spreads by fragment and slice: a fan-out is counted, not re-walked. */
   private readonly fragmentCosts = new Map<string, number>();
 
   constructor(
@@ -204,28 +237,25 @@ class CostWalk {
     private readonly schema: GraphQLSchema,
     private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
     private readonly variables: Readonly<Record<string, unknown>>,
-    private readonly measured: boolean,
   ) {}
 
   selectionCost(
     type: GraphQLCompositeType,
     selectionSet: SelectionSetNode,
-    data: unknown,
     sizedFields: { names: readonly string[]; slice: number } | undefined,
   ): number {
     let total = 0;
     for (const selection of selectionSet.selections) {
       if (!this.included(selection)) continue;
       if (selection.kind === Kind.FIELD) {
-        total += this.fieldCost(type, selection, data, sizedFields);
+        total += this.fieldCost(type, selection, sizedFields);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const condition = selection.typeCondition
           ? (typeFromAST(this.schema, selection.typeCondition) as GraphQLCompositeType | undefined)
           : type;
-        if (condition)
-          total += this.selectionCost(condition, selection.selectionSet, data, sizedFields);
+        if (condition) total += this.selectionCost(condition, selection.selectionSet, sizedFields);
       } else {
-        total += this.spreadCost(selection.name.value, data, sizedFields);
+        total += this.spreadCost(selection.name.value, sizedFields);
       }
     }
     return total;
@@ -233,7 +263,6 @@ class CostWalk {
 
   private spreadCost(
     name: string,
-    data: unknown,
     sizedFields: { names: readonly string[]; slice: number } | undefined,
   ): number {
     const fragment = this.fragments.get(name);
@@ -242,12 +271,11 @@ class CostWalk {
       | GraphQLCompositeType
       | undefined;
     if (!type) return 0;
-    if (this.measured) return this.selectionCost(type, fragment.selectionSet, data, sizedFields);
     const key = `${name}|${sizedFields?.slice ?? ''}`;
     let cost = this.fragmentCosts.get(key);
     if (cost === undefined) {
       this.fragmentCosts.set(key, 0);
-      cost = this.selectionCost(type, fragment.selectionSet, undefined, sizedFields);
+      cost = this.selectionCost(type, fragment.selectionSet, sizedFields);
       this.fragmentCosts.set(key, cost);
     }
     return cost;
@@ -256,7 +284,6 @@ class CostWalk {
   private fieldCost(
     parentType: GraphQLCompositeType,
     node: FieldNode,
-    parentData: unknown,
     sizedFields: { names: readonly string[]; slice: number } | undefined,
   ): number {
     const name = node.name.value;
@@ -264,53 +291,27 @@ class CostWalk {
     const field = fieldOf(parentType, name);
     if (!field) return 0;
     const { own, listSize, composite, isList } = this.model.weightsOf(field);
-    // A leaf without @cost weighs nothing whatever the result holds: most of a page's fields, so
-    // the measured walk does not look each of them up in the data.
-    if (this.measured && own === 0 && !node.selectionSet) return 0;
-    const responseKey = node.alias?.value ?? name;
-    if (this.measured) {
-      if (!isRecord(parentData) || !(responseKey in parentData)) return 0;
-    }
-    const data = this.measured ? (parentData as Record<string, unknown>)[responseKey] : undefined;
     // Arguments matter only to a list's size: most fields skip coercing them.
-    const slicing = !this.measured && listSize?.slicingArguments?.length;
+    const slicing = listSize?.slicingArguments?.length;
     if (slicing && node.arguments?.some((argument) => hasVariable(argument.value))) {
       this.usedVariables = true;
     }
     const args = slicing ? getArgumentValues(field, node, this.variables) : {};
-    const slice = this.measured ? 0 : this.model.sliceOf(listSize, args);
+    const slice = this.model.sliceOf(listSize, args);
     const childSized =
       listSize?.sizedFields && listSize.sizedFields.length > 0
         ? { names: listSize.sizedFields, slice }
         : undefined;
     const selected = node.selectionSet ? composite : undefined;
-    if (this.measured) {
-      if (data === null || data === undefined) return own;
-      if (!isList || !Array.isArray(data)) {
-        return own + this.childrenCost(selected, node, data, childSized);
-      }
-      let total = 0;
-      for (const item of data) {
-        total += own + (item === null ? 0 : this.childrenCost(selected, node, item, childSized));
-      }
-      return total;
-    }
-    const itemCost = own + this.childrenCost(selected, node, undefined, childSized);
+    const itemCost =
+      own +
+      (selected && node.selectionSet
+        ? this.selectionCost(selected, node.selectionSet, childSized)
+        : 0);
     if (!isList) return itemCost;
     const sizedBySlice = sizedFields?.names.includes(name);
     const count = sizedBySlice ? sizedFields!.slice : childSized ? 1 : slice;
     return count * itemCost;
-  }
-
-  private childrenCost(
-    type: GraphQLCompositeType | undefined,
-    node: FieldNode,
-    data: unknown,
-    sizedFields: { names: readonly string[]; slice: number } | undefined,
-  ): number {
-    return type && node.selectionSet
-      ? this.selectionCost(type, node.selectionSet, data, sizedFields)
-      : 0;
   }
 
   private included(selection: SelectionSetNode['selections'][number]): boolean {
@@ -322,11 +323,132 @@ class CostWalk {
     ) {
       this.usedVariables = true;
     }
-    const skip = getDirectiveValues(GraphQLSkipDirective, selection, this.variables);
-    if (skip?.if === true) return false;
-    const include = getDirectiveValues(GraphQLIncludeDirective, selection, this.variables);
-    return include?.if !== false;
+    return isIncluded(selection, this.variables);
   }
+}
+
+/**
+ * What the measured walk visits: a field that can cost something (an object, a list, or a leaf
+ * with a `@cost` weight: a plain leaf costs nothing whatever the result holds, and most of a
+ * page's fields are plain leaves), or selections under `@skip`/`@include`, decided per request.
+ */
+type MeasureNode =
+  | {
+      kind: 'field';
+      responseKey: string;
+      own: number;
+      isList: boolean;
+      children: readonly MeasureNode[] | undefined;
+    }
+  | { kind: 'conditional'; selection: SelectionNode; children: readonly MeasureNode[] };
+
+interface MeasurePlan {
+  schema: GraphQLSchema;
+  base: number;
+  nodes: readonly MeasureNode[];
+}
+
+/** Builds a plan: the measured walk of CostWalk with every lookup done once. */
+class MeasurePlanner {
+  /** Fragments being planned: a cycle (invalid, refused by validation) is not followed. */
+  private readonly planning = new Set<string>();
+
+  constructor(
+    private readonly model: CostModel,
+    private readonly schema: GraphQLSchema,
+    private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  ) {}
+
+  nodes(type: GraphQLCompositeType, selectionSet: SelectionSetNode): MeasureNode[] {
+    const nodes: MeasureNode[] = [];
+    for (const selection of selectionSet.selections) {
+      const planned = this.selection(type, selection);
+      if (planned.length === 0) continue;
+      if (selection.directives?.length) {
+        nodes.push({ kind: 'conditional', selection, children: planned });
+      } else {
+        nodes.push(...planned);
+      }
+    }
+    return nodes;
+  }
+
+  private selection(type: GraphQLCompositeType, selection: SelectionNode): MeasureNode[] {
+    if (selection.kind === Kind.FIELD) {
+      const name = selection.name.value;
+      if (name.startsWith('__')) return [];
+      const field = fieldOf(type, name);
+      if (!field) return [];
+      const { own, composite, isList } = this.model.weightsOf(field);
+      if (own === 0 && !selection.selectionSet) return [];
+      const children =
+        selection.selectionSet && composite
+          ? this.nodes(composite, selection.selectionSet)
+          : undefined;
+      return [
+        { kind: 'field', responseKey: selection.alias?.value ?? name, own, isList, children },
+      ];
+    }
+    if (selection.kind === Kind.INLINE_FRAGMENT) {
+      const condition = selection.typeCondition
+        ? (typeFromAST(this.schema, selection.typeCondition) as GraphQLCompositeType | undefined)
+        : type;
+      return condition ? this.nodes(condition, selection.selectionSet) : [];
+    }
+    const name = selection.name.value;
+    const fragment = this.fragments.get(name);
+    if (!fragment || this.planning.has(name)) return [];
+    const condition = typeFromAST(this.schema, fragment.typeCondition) as
+      | GraphQLCompositeType
+      | undefined;
+    if (!condition) return [];
+    this.planning.add(name);
+    try {
+      return this.nodes(condition, fragment.selectionSet);
+    } finally {
+      this.planning.delete(name);
+    }
+  }
+}
+
+/** A plan's cost over result data: lists count their real items, a null object its own weight. */
+function measure(
+  nodes: readonly MeasureNode[],
+  data: unknown,
+  variables: Readonly<Record<string, unknown>>,
+): number {
+  let total = 0;
+  for (const node of nodes) {
+    if (node.kind === 'conditional') {
+      if (isIncluded(node.selection, variables)) total += measure(node.children, data, variables);
+      continue;
+    }
+    if (!isRecord(data) || !(node.responseKey in data)) continue;
+    const value = data[node.responseKey];
+    if (value === null || value === undefined) {
+      total += node.own;
+      continue;
+    }
+    const { children } = node;
+    if (!node.isList || !Array.isArray(value)) {
+      total += node.own + (children ? measure(children, value, variables) : 0);
+      continue;
+    }
+    for (const item of value) {
+      total += node.own + (item === null || !children ? 0 : measure(children, item, variables));
+    }
+  }
+  return total;
+}
+
+function isIncluded(
+  selection: SelectionNode,
+  variables: Readonly<Record<string, unknown>>,
+): boolean {
+  const skip = getDirectiveValues(GraphQLSkipDirective, selection, variables);
+  if (skip?.if === true) return false;
+  const include = getDirectiveValues(GraphQLIncludeDirective, selection, variables);
+  return include?.if !== false;
 }
 
 /** Unions have no fields of their own but `__typename`, which costs nothing. */
