@@ -42,7 +42,8 @@ import type { ParleyMethods } from '../targets/parley.js';
  * - **Two instances through Redis**: the same paced fan-out served by one instance, then by two
  *   sharing one key prefix (each generation's subscribers split over both, generations started
  *   on either): the servers' CPU per delivered event, two (summed) against one. Rounds alternate
- *   one, two, one, two so that drift on a shared machine touches both alike, after a warm-up
+ *   one, two, one, two, one, two so that drift on a shared machine touches both alike (with two
+ *   rounds each, one round of a deployment differed from its other by up to 1.3x), after a warm-up
  *   round of each that is not counted.
  */
 const SOCKETS = 10_000;
@@ -66,7 +67,7 @@ const FANOUT = {
   subscribersPerGeneration: 10,
   tokens: 60,
   intervalMs: 50,
-  rounds: 2,
+  rounds: 3,
   /**
    * Rounds per deployment run first and not counted: every instance starts cold, and the first
    * round of one cost 1.22x its second, of two (twice the cold code, each warming on half the
