@@ -132,12 +132,14 @@ export function useCostLimits(options: CostLimitsOptions): Plugin<Context> {
       const actual = Math.min(requested, model.actualCost(requestOf(args), result.data));
       const settled =
         actual < requested ? points.refund(context.ledgerKey, requested - actual, state) : state;
+      const extensions = extensionsOf(context, reportOf(requested, actual, settled), settled);
+      // Built field by field, not by spreading the result and both extensions (a copy each).
       setResult({
-        ...result,
-        extensions: {
-          ...result.extensions,
-          ...extensionsOf(context, reportOf(requested, actual, settled), settled),
-        },
+        data: result.data,
+        ...(result.errors ? { errors: result.errors } : {}),
+        extensions: result.extensions
+          ? Object.assign({}, result.extensions, extensions)
+          : extensions,
       });
     },
   };
