@@ -15,6 +15,7 @@ import {
   isCompositeType,
   isListType,
   Kind,
+  type NamedTypeNode,
   type SelectionNode,
   type SelectionSetNode,
   typeFromAST,
@@ -134,31 +135,27 @@ export class CostModel {
   }
 
   private makePlan(request: OperationRequest): MeasurePlan | null {
-    const operation = getOperationAST(request.document, request.operationName ?? undefined);
+    const operation = operationOf(request);
     if (!operation) return null;
-    const root = request.schema.getRootType(operation.operation);
-    if (!root) return null;
     const planner = new MeasurePlanner(this, request.schema, this.fragmentsOf(request.document));
     return {
       schema: request.schema,
-      base: operation.operation === 'mutation' ? MUTATION_BASE_COST : 0,
-      nodes: planner.nodes(root, operation.selectionSet),
+      base: operation.base,
+      nodes: planner.nodes(operation.root, operation.selectionSet),
     };
   }
 
   private walk(request: OperationRequest): { total: number; usedVariables: boolean } | undefined {
-    const operation = getOperationAST(request.document, request.operationName ?? undefined);
+    const operation = operationOf(request);
     if (!operation) return undefined;
-    const root = request.schema.getRootType(operation.operation);
-    if (!root) return undefined;
     const walk = new CostWalk(
       this,
       request.schema,
       this.fragmentsOf(request.document),
       request.variables ?? {},
     );
-    const base = operation.operation === 'mutation' ? MUTATION_BASE_COST : 0;
-    const total = base + walk.selectionCost(root, operation.selectionSet, undefined);
+    const total =
+      operation.base + walk.selectionCost(operation.root, operation.selectionSet, undefined);
     return { total, usedVariables: walk.usedVariables };
   }
 
@@ -215,6 +212,21 @@ export class CostModel {
   }
 }
 
+/** The request's operation, where both walks start: its root type, selection and base cost. */
+function operationOf(request: OperationRequest) {
+  const operation = getOperationAST(request.document, request.operationName ?? undefined);
+  if (!operation) return undefined;
+  const root = request.schema.getRootType(operation.operation);
+  if (!root) return undefined;
+  const base = operation.operation === 'mutation' ? MUTATION_BASE_COST : 0;
+  return { root, selectionSet: operation.selectionSet, base };
+}
+
+/** The type a fragment applies to; undefined when the schema has none of that name. */
+function conditionOf(schema: GraphQLSchema, typeCondition: NamedTypeNode) {
+  return typeFromAST(schema, typeCondition) as GraphQLCompositeType | undefined;
+}
+
 function valueAt(args: Record<string, unknown>, path: string): unknown {
   let value: unknown = args;
   for (const part of path.split('.')) {
@@ -251,7 +263,7 @@ class CostWalk {
         total += this.fieldCost(type, selection, sizedFields);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const condition = selection.typeCondition
-          ? (typeFromAST(this.schema, selection.typeCondition) as GraphQLCompositeType | undefined)
+          ? conditionOf(this.schema, selection.typeCondition)
           : type;
         if (condition) total += this.selectionCost(condition, selection.selectionSet, sizedFields);
       } else {
@@ -267,9 +279,7 @@ class CostWalk {
   ): number {
     const fragment = this.fragments.get(name);
     if (!fragment) return 0;
-    const type = typeFromAST(this.schema, fragment.typeCondition) as
-      | GraphQLCompositeType
-      | undefined;
+    const type = conditionOf(this.schema, fragment.typeCondition);
     if (!type) return 0;
     const key = `${name}|${sizedFields?.slice ?? ''}`;
     let cost = this.fragmentCosts.get(key);
@@ -391,16 +401,14 @@ class MeasurePlanner {
     }
     if (selection.kind === Kind.INLINE_FRAGMENT) {
       const condition = selection.typeCondition
-        ? (typeFromAST(this.schema, selection.typeCondition) as GraphQLCompositeType | undefined)
+        ? conditionOf(this.schema, selection.typeCondition)
         : type;
       return condition ? this.nodes(condition, selection.selectionSet) : [];
     }
     const name = selection.name.value;
     const fragment = this.fragments.get(name);
     if (!fragment || this.planning.has(name)) return [];
-    const condition = typeFromAST(this.schema, fragment.typeCondition) as
-      | GraphQLCompositeType
-      | undefined;
+    const condition = conditionOf(this.schema, fragment.typeCondition);
     if (!condition) return [];
     this.planning.add(name);
     try {
