@@ -144,30 +144,42 @@ export function useCostLimits(options: CostLimitsOptions): Plugin<Context> {
     },
   };
 
+  /** An admitted query settles its actual cost once it ran; a refused one gets its refusal. */
+  const settleOrRefuse = (refused: ExecutionResult | undefined, refuse: Refuse) => {
+    if (!refused) return settleActualCost;
+    refuse(refused);
+    return undefined;
+  };
+
   return {
     onExecute({ args, setResultAndStopExecution }) {
       const refused = charge(requestOf(args), args.contextValue);
-      if (refused instanceof Promise) {
-        return refused.then((result) => {
-          if (!result) return settleActualCost;
-          setResultAndStopExecution(result);
-          return undefined;
-        });
-      }
-      if (!refused) return settleActualCost;
-      setResultAndStopExecution(refused);
-      return undefined;
+      return whenCharged(refused, settleOrRefuse, setResultAndStopExecution);
     },
     onSubscribe({ args, setResultAndStopExecution }) {
       const refused = charge(requestOf(args), args.contextValue);
-      if (refused instanceof Promise) {
-        return refused.then((result) => {
-          if (result) setResultAndStopExecution(result);
-        });
-      }
-      if (refused) setResultAndStopExecution(refused);
+      return whenCharged(refused, refuseIfRefused, setResultAndStopExecution);
     },
   };
+}
+
+type Refuse = (refusal: ExecutionResult) => void;
+
+function refuseIfRefused(refused: ExecutionResult | undefined, refuse: Refuse): void {
+  if (refused) refuse(refused);
+}
+
+/**
+ * `decide` on the charge's outcome, once it is known: at once for the embedded ledger (no
+ * promise, no closure), after the debit's round trip otherwise.
+ */
+function whenCharged<R>(
+  refused: MaybePromise<ExecutionResult | undefined>,
+  decide: (refused: ExecutionResult | undefined, refuse: Refuse) => R,
+  refuse: Refuse,
+): MaybePromise<R> {
+  if (refused instanceof Promise) return refused.then((outcome) => decide(outcome, refuse));
+  return decide(refused, refuse);
 }
 
 /**
