@@ -8,12 +8,13 @@ import { serve } from '../harness/rpc.js';
 import { probeMethods } from '../harness/target-probe.js';
 import { type PublishPlan, publishStreams } from './publisher.js';
 import { createBasePubSub } from './pubsub.js';
-import { createRelay } from './relay.js';
+import { createRelay, createUpstreamClient } from './relay.js';
 
 /**
  * The streaming baseline: graphql-ws's `useServer` over ws with a schema from SDL, whose
  * subscription is fed by graphql-redis-subscriptions (REDIS_URL set) or an in-process PubSub.
- * Its publisher runs in this process, as Parley's generations run in Parley's.
+ * Its publisher runs in this process, as Parley's generations run in Parley's, and reads the same
+ * upstream (publisher.ts).
  */
 const typeDefs = /* GraphQL */ `
   type Query { ok: Boolean }
@@ -25,7 +26,8 @@ const typeDefs = /* GraphQL */ `
 `;
 
 const pubsub = createBasePubSub(process.env.REDIS_URL, process.env.REDIS_KEY_PREFIX ?? 'bench:');
-const relay = createRelay(process.env.OPENAI_BASE_URL ?? 'http://127.0.0.1:1/v1');
+const upstream = createUpstreamClient(process.env.OPENAI_BASE_URL ?? 'http://127.0.0.1:1/v1');
+const relay = createRelay(upstream);
 
 const schema = buildSchema(typeDefs);
 const fields = schema.getSubscriptionType()!.getFields();
@@ -60,7 +62,7 @@ const methods = {
   ...probeMethods({
     counters: () => ({ openSubscriptions: operations, sockets: wsServer.clients.size }),
   }),
-  publish: (plan: PublishPlan) => publishStreams(pubsub, plan),
+  publish: (plan: PublishPlan) => publishStreams(pubsub, upstream, plan),
   stop: async () => {
     await disposable.dispose();
     httpServer.closeAllConnections();

@@ -1,7 +1,5 @@
-import { setImmediate as yieldToIo } from 'node:timers/promises';
-import { sleep } from '../harness/clock.js';
-import { tokenText } from '../harness/prompt.js';
 import type { BasePubSub } from './pubsub.js';
+import type { UpstreamClient } from './relay.js';
 
 /** One event of the baseline stream: the fields a MessageDelta carries, plus an end marker. */
 export interface BareEvent {
@@ -16,30 +14,36 @@ export interface BareEvent {
 
 export interface PublishPlan {
   streamIds: string[];
-  tokens: number;
-  /** 0 publishes as fast as publishing completes; otherwise one token per stream per interval. */
-  intervalMs: number;
+  /** The prompt of each stream (harness/prompt.ts), which tells the fake upstream its answer. */
+  prompts: string[];
 }
 
 /**
- * Plays the part the generations play in Parley: one loop per stream publishing `tokens` deltas
- * and an end marker. Paced streams start spread over one interval, as Parley's paced generations
- * are (see scenarios/fanout.ts), so neither side gets a synchronized burst the other lacks.
+ * Plays the part the generations play in Parley, fed as they are: one openai SDK stream per
+ * stream from the same fake upstream (with the same prompts, so the same tokens at the same
+ * pace), each chunk published as it arrives, then an end marker. The upstream's work, the SDK's
+ * parsing and the time stamp taken on arrival are then the same on both sides, and what the
+ * figures compare is what lies between: Parley's event log, reader and executor against
+ * graphql-redis-subscriptions straight into graphql-ws.
  */
-export async function publishStreams(pubsub: BasePubSub, plan: PublishPlan): Promise<number> {
-  const start = performance.now();
+export async function publishStreams(
+  pubsub: BasePubSub,
+  upstream: UpstreamClient,
+  plan: PublishPlan,
+): Promise<number> {
   const published = await Promise.all(
     plan.streamIds.map(async (streamId, index) => {
       const topic = pubsub.topic(streamId);
-      const phase = plan.intervalMs > 0 ? (index * plan.intervalMs) / plan.streamIds.length : 0;
-      for (let seq = 1; seq <= plan.tokens; seq++) {
-        if (plan.intervalMs > 0)
-          await sleep(start + phase + (seq - 1) * plan.intervalMs - performance.now());
-        await pubsub.engine.publish(topic, event(streamId, seq, tokenText(seq - 1), false));
-        if (pubsub.inProcess && plan.intervalMs === 0) await yieldToIo();
+      const stream = await upstream(plan.prompts[index] ?? '');
+      let seq = 0;
+      for await (const chunk of stream) {
+        const text = chunk.choices[0]?.delta?.content;
+        if (!text) continue;
+        seq++;
+        await pubsub.engine.publish(topic, event(streamId, seq, text, false));
       }
-      await pubsub.engine.publish(topic, event(streamId, plan.tokens + 1, '', true));
-      return plan.tokens;
+      await pubsub.engine.publish(topic, event(streamId, seq + 1, '', true));
+      return seq;
     }),
   );
   return published.reduce((sum, count) => sum + count, 0);

@@ -9,8 +9,6 @@ import { Redis } from 'ioredis';
  */
 export interface BasePubSub {
   engine: PubSubEngine;
-  /** In-process publishing completes synchronously: publishers must yield to let I/O run. */
-  inProcess: boolean;
   topic(streamId: string): string;
   close(): Promise<void>;
 }
@@ -22,7 +20,6 @@ export function createBasePubSub(redisUrl: string | undefined, keyPrefix: string
     emitter.setMaxListeners(0);
     return {
       engine: new PubSub({ eventEmitter: emitter }),
-      inProcess: true,
       topic: (streamId) => `stream:${streamId}`,
       close: async () => {},
     };
@@ -33,7 +30,6 @@ export function createBasePubSub(redisUrl: string | undefined, keyPrefix: string
   });
   return {
     engine,
-    inProcess: false,
     topic: (streamId) => `${keyPrefix}bare:${streamId}`,
     close: async () => {
       await engine.close();

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { pollUntil } from '../harness/clock.js';
 import { createAgent } from '../harness/graphql-http.js';
 import { createSession, sendMessage } from '../harness/parley-api.js';
 import { eachBackend } from '../harness/per-backend.js';
@@ -13,18 +14,32 @@ import {
   waitForSubscriptions,
 } from '../harness/subscriber-fleet.js';
 import type { ProcessStats } from '../harness/target-probe.js';
-import { type BackendKind, startBareWs, startParley, type Upstream } from '../harness/targets.js';
+import {
+  type BackendKind,
+  type LogTally,
+  startBareWs,
+  startParley,
+  type Upstream,
+} from '../harness/targets.js';
 
 /**
  * 100 concurrent generations with 10 graphql-ws subscribers each (1,000 sockets), two ways:
  * saturation (the upstream sends every token at once: delivered events/s) and paced (one token
  * per generation every 50 ms, 20,000 deliveries/s: publish-to-receipt latency from
  * MessageDelta.at). The baseline is bare graphql-ws fed by graphql-redis-subscriptions or an
- * in-process PubSub, publishing the same tokens at the same rate.
+ * in-process PubSub, whose publisher reads the same answers from the same upstream with the same
+ * openai SDK (baselines/publisher.ts): both sides stamp a token when it arrives from upstream.
+ *
+ * Both servers stay up, each with its own load processes, and take turns: saturation once each,
+ * then PACED_ROUNDS paced rounds each, in the order Parley, bare, bare, Parley, Parley, bare, so
+ * that drift on a shared machine touches both alike. A paced figure is the median of its rounds
+ * (one round of either side measured alone had its p50 moved 10x by a neighbour's burst); CPU
+ * per event and delivered share are totals over the rounds.
  */
 const GENERATIONS = 100;
 const SUBSCRIBERS_PER_GENERATION = 10;
 const LOAD_PROCESSES = 2;
+const PACED_ROUNDS = 3;
 
 interface Mode {
   name: 'saturation' | 'paced';
@@ -35,12 +50,42 @@ interface Mode {
 }
 
 const SATURATION: Mode = { name: 'saturation', tokens: 300, intervalMs: 0, warmupSeq: 0 };
-const PACED: Mode = { name: 'paced', tokens: 120, intervalMs: 50, warmupSeq: 20 };
+const PACED: Mode = { name: 'paced', tokens: 80, intervalMs: 50, warmupSeq: 20 };
 const COLLECT_TIMEOUT_MS = 30_000;
 
 interface ModeResult {
   fleet: FleetResult;
   stats: ProcessStats;
+}
+
+/** A server under test with its subscribers connected: runs one mode at a time. */
+interface Side {
+  run(mode: Mode, round: number): Promise<ModeResult>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Generation `index`'s answer, the same for Parley and the baseline: held at the upstream until
+ * every subscriber is in place; paced ones start spread over one interval.
+ */
+function promptOf(mode: Mode, index: number): string {
+  return encodePrompt({
+    id: randomUUID(),
+    tokens: mode.tokens,
+    intervalMs: mode.intervalMs,
+    thinkMs: Math.round((index * mode.intervalMs) / GENERATIONS),
+    hold: true,
+  });
+}
+
+/** Every generation's answer is at the upstream, held: releasing them starts all at once. */
+function untilUpstreamHoldsAll(upstream: Upstream): Promise<void> {
+  return pollUntil(
+    async () => (await upstream.child.call('held')) >= GENERATIONS,
+    () => `the upstream holds fewer than ${GENERATIONS} answers`,
+    COLLECT_TIMEOUT_MS,
+    20,
+  );
 }
 
 /** The same source, once per subscriber of it. */
@@ -50,7 +95,11 @@ function fanOut(sources: readonly StreamSource[]): StreamSource[] {
   );
 }
 
-async function measureParley(context: ScenarioContext, backend: BackendKind, upstream: Upstream) {
+async function startParleySide(
+  context: ScenarioContext,
+  backend: BackendKind,
+  upstream: Upstream,
+): Promise<Side & { logs: LogTally }> {
   const parley = await startParley({
     backend,
     redisUrl: context.redisUrl,
@@ -58,7 +107,11 @@ async function measureParley(context: ScenarioContext, backend: BackendKind, ups
   });
   const fleet = await SubscriberFleet.start(parley.wsUrl, LOAD_PROCESSES);
   const agent = createAgent(GENERATIONS);
-  const results: Partial<Record<Mode['name'], ModeResult>> = {};
+  const stop = async () => {
+    agent.destroy();
+    await fleet.stop();
+    await parley.stop();
+  };
   try {
     const sessions = await Promise.all(
       Array.from({ length: GENERATIONS }, (_unused, index) =>
@@ -66,24 +119,11 @@ async function measureParley(context: ScenarioContext, backend: BackendKind, ups
       ),
     );
     await fleet.connect(GENERATIONS * SUBSCRIBERS_PER_GENERATION);
-    for (const mode of [SATURATION, PACED]) {
+    const run = async (mode: Mode, round: number): Promise<ModeResult> => {
       await waitForNoSubscriptions(parley.child);
-      // Held at the upstream until every subscriber is in place; paced ones start spread over
-      // one interval, as the baseline's publishers do.
       const messageIds = await Promise.all(
         sessions.map((sessionId, index) =>
-          sendMessage(
-            agent,
-            parley.httpUrl,
-            sessionId,
-            encodePrompt({
-              id: randomUUID(),
-              tokens: mode.tokens,
-              intervalMs: mode.intervalMs,
-              thinkMs: Math.round((index * mode.intervalMs) / GENERATIONS),
-              hold: true,
-            }),
-          ),
+          sendMessage(agent, parley.httpUrl, sessionId, promptOf(mode, index)),
         ),
       );
       await fleet.subscribe(
@@ -92,75 +132,82 @@ async function measureParley(context: ScenarioContext, backend: BackendKind, ups
         mode.warmupSeq,
       );
       await waitForSubscriptions(parley.child, GENERATIONS * SUBSCRIBERS_PER_GENERATION);
-      context.log(`${backend}: Parley ${mode.name}`);
-      const run = await measured(
+      await untilUpstreamHoldsAll(upstream);
+      context.log(`${backend}: Parley ${mode.name} ${round + 1}`);
+      const measuredRun = await measured(
         parley.child,
         context,
-        `${backend}-parley-${mode.name}`,
+        `${backend}-parley-${mode.name}-${round + 1}`,
         async () => {
           await upstream.child.call('release');
           return fleet.collect(COLLECT_TIMEOUT_MS);
         },
       );
-      results[mode.name] = { fleet: run.result, stats: run.stats };
-      context.measurements.note(
-        [backend, 'parley', mode.name],
-        rates(results[mode.name], mode.tokens),
-      );
-    }
-  } finally {
-    agent.destroy();
-    await fleet.stop();
-    await parley.stop();
+      return { fleet: measuredRun.result, stats: measuredRun.stats };
+    };
+    return { run, stop, logs: parley.logs };
+  } catch (error) {
+    await stop();
+    throw error;
   }
-  return { results, logs: parley.logs };
 }
 
-async function measureBare(context: ScenarioContext, backend: BackendKind, upstream: Upstream) {
+async function startBareSide(
+  context: ScenarioContext,
+  backend: BackendKind,
+  upstream: Upstream,
+): Promise<Side> {
   const bare = await startBareWs({
     backend,
     redisUrl: context.redisUrl,
     upstreamBaseURL: upstream.baseURL,
   });
   const fleet = await SubscriberFleet.start(bare.wsUrl, LOAD_PROCESSES);
-  const results: Partial<Record<Mode['name'], ModeResult>> = {};
-  try {
-    await fleet.connect(GENERATIONS * SUBSCRIBERS_PER_GENERATION);
-    for (const mode of [SATURATION, PACED]) {
-      const streamIds = Array.from(
-        { length: GENERATIONS },
-        (_unused, index) => `${mode.name}-${index}`,
-      );
-      await waitForNoSubscriptions(bare.child);
-      await fleet.subscribe(
-        fanOut(streamIds.map((streamId) => ({ kind: 'bare', streamId }))),
-        expectedAnswer(mode.tokens),
-        mode.warmupSeq,
-      );
-      await waitForSubscriptions(bare.child, GENERATIONS * SUBSCRIBERS_PER_GENERATION);
-      context.log(`${backend}: bare graphql-ws ${mode.name}`);
-      const run = await measured(bare.child, context, `${backend}-bare-${mode.name}`, async () => {
-        const published = bare.child.call('publish', {
-          streamIds,
-          tokens: mode.tokens,
-          intervalMs: mode.intervalMs,
-        });
-        // Awaited together: a publish left dangling when collect fails would be an unhandled
-        // rejection (it ended whole runs when the children were killed over budget).
-        const [fleetResult] = await Promise.all([fleet.collect(COLLECT_TIMEOUT_MS), published]);
-        return fleetResult;
-      });
-      results[mode.name] = { fleet: run.result, stats: run.stats };
-      context.measurements.note(
-        [backend, 'bare', mode.name],
-        rates(results[mode.name], mode.tokens),
-      );
-    }
-  } finally {
+  const stop = async () => {
     await fleet.stop();
     await bare.stop();
+  };
+  try {
+    await fleet.connect(GENERATIONS * SUBSCRIBERS_PER_GENERATION);
+  } catch (error) {
+    await stop();
+    throw error;
   }
-  return { results };
+  const run = async (mode: Mode, round: number): Promise<ModeResult> => {
+    const streamIds = Array.from(
+      { length: GENERATIONS },
+      (_unused, index) => `${mode.name}-${round}-${index}`,
+    );
+    await waitForNoSubscriptions(bare.child);
+    await fleet.subscribe(
+      fanOut(streamIds.map((streamId) => ({ kind: 'bare', streamId }))),
+      expectedAnswer(mode.tokens),
+      mode.warmupSeq,
+    );
+    await waitForSubscriptions(bare.child, GENERATIONS * SUBSCRIBERS_PER_GENERATION);
+    // The same answers Parley's generations ask for, held at the upstream until it is released.
+    const published = bare.child.call('publish', {
+      streamIds,
+      prompts: streamIds.map((_streamId, index) => promptOf(mode, index)),
+    });
+    // Awaited with collect below; until then a failure must not be an unhandled rejection (it
+    // ended whole runs when the children were killed over budget).
+    published.catch(() => {});
+    await untilUpstreamHoldsAll(upstream);
+    context.log(`${backend}: bare graphql-ws ${mode.name} ${round + 1}`);
+    const measuredRun = await measured(
+      bare.child,
+      context,
+      `${backend}-bare-${mode.name}-${round + 1}`,
+      async () => {
+        await upstream.child.call('release');
+        const [fleetResult] = await Promise.all([fleet.collect(COLLECT_TIMEOUT_MS), published]);
+        return fleetResult;
+      },
+    );
+    return { fleet: measuredRun.result, stats: measuredRun.stats };
+  };
+  return { run, stop };
 }
 
 function rates(result: ModeResult | undefined, tokens: number) {
@@ -185,13 +232,76 @@ function rates(result: ModeResult | undefined, tokens: number) {
   };
 }
 
+type Rates = ReturnType<typeof rates>;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** A side's paced rounds as one: medians of the per-round figures, totals of the counts. */
+function overRounds(rounds: readonly Rates[]): Rates & { rounds: readonly Rates[] } {
+  const sum = (pick: (round: Rates) => number) =>
+    rounds.reduce((total, round) => total + pick(round), 0);
+  const deltas = sum((round) => round.deltas);
+  const serverCpuMs = sum((round) => round.serverCpuMs);
+  return {
+    eventsPerSecond: median(rounds.map((round) => round.eventsPerSecond)),
+    deliveredShare: sum((round) => round.deliveredShare) / rounds.length,
+    tokensPerSecond: median(rounds.map((round) => round.tokensPerSecond)),
+    latencyP50: median(rounds.map((round) => round.latencyP50)),
+    latencyP99: median(rounds.map((round) => round.latencyP99)),
+    cpuMicrosPerEvent: (serverCpuMs * 1000) / Math.max(1, deltas),
+    deltas,
+    spanMs: sum((round) => round.spanMs),
+    failedStreams: sum((round) => round.failedStreams),
+    firstFailure: rounds.find((round) => round.firstFailure)?.firstFailure,
+    serverEventLoopDelayP99: median(rounds.map((round) => round.serverEventLoopDelayP99)),
+    serverCpuMs,
+    rounds,
+  };
+}
+
+/**
+ * Saturation once on each side, then the paced rounds in ABBA order. Each window is noted as it
+ * ends, so a run stopped over budget still reports what it measured.
+ */
+async function measureSides(context: ScenarioContext, backend: BackendKind, upstream: Upstream) {
+  const parley = await startParleySide(context, backend, upstream);
+  let bare: Side | undefined;
+  try {
+    bare = await startBareSide(context, backend, upstream);
+    const sides = { parley, bare };
+    const saturation = {} as Record<keyof typeof sides, Rates>;
+    const paced: Record<keyof typeof sides, Rates[]> = { parley: [], bare: [] };
+    for (const name of ['parley', 'bare'] as const) {
+      saturation[name] = rates(await sides[name].run(SATURATION, 0), SATURATION.tokens);
+      context.measurements.note([backend, name, 'saturation'], saturation[name]);
+    }
+    for (let round = 0; round < PACED_ROUNDS; round++) {
+      const order = round % 2 === 0 ? (['parley', 'bare'] as const) : (['bare', 'parley'] as const);
+      for (const name of order) {
+        paced[name].push(rates(await sides[name].run(PACED, round), PACED.tokens));
+        context.measurements.note([backend, name, 'paced'], paced[name]);
+      }
+    }
+    return {
+      ours: { saturation: saturation.parley, paced: overRounds(paced.parley) },
+      bare: { saturation: saturation.bare, paced: overRounds(paced.bare) },
+      logs: parley.logs,
+    };
+  } finally {
+    await Promise.all([parley.stop(), bare?.stop()]);
+  }
+}
+
 async function runBackend(context: ScenarioContext, backend: BackendKind, upstream: Upstream) {
-  const parley = await measureParley(context, backend, upstream);
-  const bare = await measureBare(context, backend, upstream);
-  const oursSat = rates(parley.results.saturation, SATURATION.tokens);
-  const bareSat = rates(bare.results.saturation, SATURATION.tokens);
-  const oursPaced = rates(parley.results.paced, PACED.tokens);
-  const barePaced = rates(bare.results.paced, PACED.tokens);
+  const measuredSides = await measureSides(context, backend, upstream);
+  const { saturation: oursSat, paced: oursPaced } = measuredSides.ours;
+  const { saturation: bareSat, paced: barePaced } = measuredSides.bare;
   const figures: Figure[] = [
     {
       backend,
@@ -273,9 +383,9 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
       parley: {
         saturation: oursSat,
         paced: oursPaced,
-        logWarnings: parley.logs.warnings,
-        logErrors: parley.logs.errors,
-        logSamples: parley.logs.samples,
+        logWarnings: measuredSides.logs.warnings,
+        logErrors: measuredSides.logs.errors,
+        logSamples: measuredSides.logs.samples,
       },
       bare: { saturation: bareSat, paced: barePaced },
     },
@@ -285,7 +395,7 @@ async function runBackend(context: ScenarioContext, backend: BackendKind, upstre
 export const fanout: Scenario = {
   name: 'fanout',
   description: `${GENERATIONS} generations × ${SUBSCRIBERS_PER_GENERATION} graphql-ws subscribers, saturated and paced, vs bare graphql-ws`,
-  budgetSeconds: 200,
+  budgetSeconds: 260,
   run: (context) =>
     eachBackend(
       context,
@@ -295,6 +405,7 @@ export const fanout: Scenario = {
         loadProcesses: LOAD_PROCESSES,
         saturation: SATURATION,
         paced: PACED,
+        pacedRounds: PACED_ROUNDS,
       },
       (backend, upstream) => runBackend(context, backend, upstream),
     ),
