@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Child } from '../harness/children.js';
 import { pollUntil } from '../harness/clock.js';
 import { createAgent } from '../harness/graphql-http.js';
 import { createSession, sendMessage } from '../harness/parley-api.js';
@@ -13,7 +14,7 @@ import {
   waitForNoSubscriptions,
   waitForSubscriptions,
 } from '../harness/subscriber-fleet.js';
-import type { ProcessStats } from '../harness/target-probe.js';
+import type { ProbeMethods, ProcessStats } from '../harness/target-probe.js';
 import {
   type BackendKind,
   type LogTally,
@@ -91,14 +92,44 @@ function untilUpstreamHoldsAll(upstream: Upstream): Promise<void> {
   );
 }
 
-/** Rounds count from 1; the paced warm-up is round -1. */
-const roundName = (round: number): string => (round < 0 ? 'warmup' : String(round + 1));
+/** How a round is logged and its profile named; rounds count from 1, the paced warm-up is -1. */
+function labels(backend: BackendKind, side: 'parley' | 'bare', mode: Mode, round: number) {
+  const name = round < 0 ? 'warmup' : String(round + 1);
+  return {
+    log: `${backend}: ${side === 'parley' ? 'Parley' : 'bare graphql-ws'} ${mode.name} ${name}`,
+    profile: `${backend}-${side}-${mode.name}-${name}`,
+  };
+}
 
-/** The same source, once per subscriber of it. */
-function fanOut(sources: readonly StreamSource[]): StreamSource[] {
-  return sources.flatMap((source) =>
-    Array.from({ length: SUBSCRIBERS_PER_GENERATION }, () => source),
+/** Releases the held answers and measures the server until its fleet has every stream whole. */
+async function releaseAndCollect(
+  context: ScenarioContext,
+  upstream: Upstream,
+  server: Child<ProbeMethods>,
+  label: { log: string; profile: string },
+  collect: () => Promise<FleetResult>,
+): Promise<ModeResult> {
+  context.log(label.log);
+  const { result, stats } = await measured(server, context, label.profile, async () => {
+    await upstream.child.call('release');
+    return collect();
+  });
+  return { fleet: result, stats };
+}
+
+/** Each source's subscribers, SUBSCRIBERS_PER_GENERATION of them, in place on `server`. */
+async function subscribeAll(
+  fleet: SubscriberFleet,
+  server: Child<ProbeMethods>,
+  sources: readonly StreamSource[],
+  mode: Mode,
+): Promise<void> {
+  await fleet.subscribe(
+    sources.flatMap((source) => Array.from({ length: SUBSCRIBERS_PER_GENERATION }, () => source)),
+    expectedAnswer(mode.tokens),
+    mode.warmupSeq,
   );
+  await waitForSubscriptions(server, GENERATIONS * SUBSCRIBERS_PER_GENERATION);
 }
 
 async function startParleySide(
@@ -132,24 +163,16 @@ async function startParleySide(
           sendMessage(agent, parley.httpUrl, sessionId, promptOf(mode, index)),
         ),
       );
-      await fleet.subscribe(
-        fanOut(messageIds.map((messageId) => ({ kind: 'parley', messageId }))),
-        expectedAnswer(mode.tokens),
-        mode.warmupSeq,
-      );
-      await waitForSubscriptions(parley.child, GENERATIONS * SUBSCRIBERS_PER_GENERATION);
+      const sources = messageIds.map((messageId): StreamSource => ({ kind: 'parley', messageId }));
+      await subscribeAll(fleet, parley.child, sources, mode);
       await untilUpstreamHoldsAll(upstream);
-      context.log(`${backend}: Parley ${mode.name} ${roundName(round)}`);
-      const measuredRun = await measured(
-        parley.child,
+      return releaseAndCollect(
         context,
-        `${backend}-parley-${mode.name}-${roundName(round)}`,
-        async () => {
-          await upstream.child.call('release');
-          return fleet.collect(COLLECT_TIMEOUT_MS);
-        },
+        upstream,
+        parley.child,
+        labels(backend, 'parley', mode, round),
+        () => fleet.collect(COLLECT_TIMEOUT_MS),
       );
-      return { fleet: measuredRun.result, stats: measuredRun.stats };
     };
     return { run, stop, logs: parley.logs };
   } catch (error) {
@@ -185,12 +208,8 @@ async function startBareSide(
       (_unused, index) => `${mode.name}-${round}-${index}`,
     );
     await waitForNoSubscriptions(bare.child);
-    await fleet.subscribe(
-      fanOut(streamIds.map((streamId) => ({ kind: 'bare', streamId }))),
-      expectedAnswer(mode.tokens),
-      mode.warmupSeq,
-    );
-    await waitForSubscriptions(bare.child, GENERATIONS * SUBSCRIBERS_PER_GENERATION);
+    const sources = streamIds.map((streamId): StreamSource => ({ kind: 'bare', streamId }));
+    await subscribeAll(fleet, bare.child, sources, mode);
     // The same answers Parley's generations ask for, held at the upstream until it is released.
     const published = bare.child.call('publish', {
       streamIds,
@@ -200,18 +219,16 @@ async function startBareSide(
     // ended whole runs when the children were killed over budget).
     published.catch(() => {});
     await untilUpstreamHoldsAll(upstream);
-    context.log(`${backend}: bare graphql-ws ${mode.name} ${roundName(round)}`);
-    const measuredRun = await measured(
-      bare.child,
+    return releaseAndCollect(
       context,
-      `${backend}-bare-${mode.name}-${roundName(round)}`,
-      async () => {
-        await upstream.child.call('release');
-        const [fleetResult] = await Promise.all([fleet.collect(COLLECT_TIMEOUT_MS), published]);
-        return fleetResult;
-      },
+      upstream,
+      bare.child,
+      labels(backend, 'bare', mode, round),
+      () =>
+        Promise.all([fleet.collect(COLLECT_TIMEOUT_MS), published]).then(
+          ([collected]) => collected,
+        ),
     );
-    return { fleet: measuredRun.result, stats: measuredRun.stats };
   };
   return { run, stop };
 }
