@@ -8,7 +8,8 @@ import { serve } from '../harness/rpc.js';
 import { probeMethods } from '../harness/target-probe.js';
 import { type PublishPlan, publishStreams } from './publisher.js';
 import { createBasePubSub } from './pubsub.js';
-import { createRelay, createUpstreamClient } from './relay.js';
+import { createRelay } from './relay.js';
+import { createUpstreamClient } from './upstream-client.js';
 
 /**
  * The streaming baseline: graphql-ws's `useServer` over ws with a schema from SDL, whose

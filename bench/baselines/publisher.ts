@@ -1,5 +1,5 @@
 import type { BasePubSub } from './pubsub.js';
-import type { UpstreamClient } from './relay.js';
+import type { UpstreamClient } from './upstream-client.js';
 
 /** One event of the baseline stream: the fields a MessageDelta carries, plus an end marker. */
 export interface BareEvent {
