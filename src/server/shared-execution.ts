@@ -38,12 +38,8 @@ import { StoppingIterator } from './stopping-iterator.js';
  */
 export class SharedEventExecution {
   /** Per event read this turn: the result (or its promise) of each group that executed it. */
-  private results = new Map<object, Map<string, Promise<ExecutionResult>>>();
-  private turnEnding = false;
-  private readonly endTurn = () => {
-    this.turnEnding = false;
-    this.results = new Map();
-  };
+  private readonly results = new Map<object, Map<string, Promise<ExecutionResult>>>();
+  private readonly endTurn = () => this.results.clear();
   /** Per document: the variables its per-event execution reads, by operation name. */
   private readonly eventVariables = new WeakMap<DocumentNode, Map<string, readonly string[]>>();
   /** Documents are cached by yoga's parser: one object per distinct text, numbered here. */
@@ -95,13 +91,11 @@ export class SharedEventExecution {
     if (typeof event !== 'object' || event === null) return this.executeFor(event, args);
     let byGroup = this.results.get(event);
     if (!byGroup) {
+      // The turn's first event: setImmediate runs after the poll phase, by when every reader
+      // woken in it has read.
+      if (this.results.size === 0) setImmediate(this.endTurn);
       byGroup = new Map();
       this.results.set(event, byGroup);
-      if (!this.turnEnding) {
-        this.turnEnding = true;
-        // setImmediate runs after the poll phase: every reader woken in this one has read.
-        setImmediate(this.endTurn);
-      }
     }
     const shared = byGroup.get(group);
     if (shared) {
