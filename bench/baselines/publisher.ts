@@ -40,15 +40,16 @@ export async function publishStreams(
         const text = chunk.choices[0]?.delta?.content;
         if (!text) continue;
         seq++;
-        await pubsub.engine.publish(topic, event(streamId, seq, text, false));
+        await pubsub.engine.publish(topic, bareEvent(streamId, seq, text, false));
       }
-      await pubsub.engine.publish(topic, event(streamId, seq + 1, '', true));
+      await pubsub.engine.publish(topic, bareEvent(streamId, seq + 1, '', true));
       return seq;
     }),
   );
   return published.reduce((sum, count) => sum + count, 0);
 }
 
-function event(streamId: string, seq: number, text: string, end: boolean): BareEvent {
+/** A baseline event stamped now, as MessageDelta.at is stamped when its token arrives. */
+export function bareEvent(streamId: string, seq: number, text: string, end: boolean): BareEvent {
   return { messageId: streamId, seq, cursor: String(seq), text, at: new Date().toISOString(), end };
 }

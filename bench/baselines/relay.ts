@@ -1,4 +1,4 @@
-import type { BareEvent } from './publisher.js';
+import { type BareEvent, bareEvent } from './publisher.js';
 import type { UpstreamClient } from './upstream-client.js';
 
 /**
@@ -13,22 +13,8 @@ export function createRelay(upstream: UpstreamClient) {
       const text = chunk.choices[0]?.delta?.content;
       if (!text) continue;
       seq++;
-      yield {
-        messageId: id,
-        seq,
-        cursor: String(seq),
-        text,
-        at: new Date().toISOString(),
-        end: false,
-      };
+      yield bareEvent(id, seq, text, false);
     }
-    yield {
-      messageId: id,
-      seq: seq + 1,
-      cursor: String(seq + 1),
-      text: '',
-      at: new Date().toISOString(),
-      end: true,
-    };
+    yield bareEvent(id, seq + 1, '', true);
   };
 }

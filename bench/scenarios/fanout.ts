@@ -30,15 +30,16 @@ import {
  * MessageDelta.at). Paced at 50 ms (20,000 deliveries/s) each server needed 0.96–1.04 of a core
  * on the 2-core bench machine once both parsed the upstream (48–53 µs per delivery): latency
  * there measured the queue of a saturated process, not the path; the `paced server busy` figure
- * shows how far from that a run is. The baseline is bare graphql-ws fed by graphql-redis-subscriptions or an
- * in-process PubSub, whose publisher reads the same answers from the same upstream with the same
- * openai SDK (baselines/publisher.ts): both sides stamp a token when it arrives from upstream.
+ * shows how far from that a run is. The baseline is bare graphql-ws fed by
+ * graphql-redis-subscriptions or an in-process PubSub, whose publisher reads the same answers
+ * from the same upstream with the same openai SDK (baselines/publisher.ts): both sides stamp a
+ * token when it arrives from upstream.
  *
  * Both servers stay up, each with its own load processes, and take turns: saturation once each,
- * a paced warm-up round each, then PACED_ROUNDS paced rounds each, in the order Parley, bare, bare, Parley, Parley, bare, so
- * that drift on a shared machine touches both alike. A paced figure is the median of its rounds
- * (one round of either side measured alone had its p50 moved 10x by a neighbour's burst); CPU
- * per event and delivered share are totals over the rounds.
+ * a paced warm-up round each, then PACED_ROUNDS paced rounds each, in the order Parley, bare,
+ * bare, Parley, Parley, bare, so that drift on a shared machine touches both alike. A paced
+ * figure is the median of its rounds (one round of either side measured alone had its p50 moved
+ * 10x by a neighbour's burst); CPU per event and delivered share are totals over the rounds.
  */
 const GENERATIONS = 100;
 const SUBSCRIBERS_PER_GENERATION = 10;
@@ -103,7 +104,10 @@ function labels(backend: BackendKind, side: 'parley' | 'bare', mode: Mode, round
   };
 }
 
-/** Releases the held answers and measures the server until its fleet has every stream whole. */
+/**
+ * Once the upstream holds every answer, releases them and measures the server until its fleet
+ * has every stream whole.
+ */
 async function releaseAndCollect(
   context: ScenarioContext,
   upstream: Upstream,
@@ -111,6 +115,7 @@ async function releaseAndCollect(
   label: { log: string; profile: string },
   collect: () => Promise<FleetResult>,
 ): Promise<ModeResult> {
+  await untilUpstreamHoldsAll(upstream);
   context.log(label.log);
   const { result, stats } = await measured(server, context, label.profile, async () => {
     await upstream.child.call('release');
@@ -167,7 +172,6 @@ async function startParleySide(
       );
       const sources = messageIds.map((messageId): StreamSource => ({ kind: 'parley', messageId }));
       await subscribeAll(fleet, parley.child, sources, mode);
-      await untilUpstreamHoldsAll(upstream);
       return releaseAndCollect(
         context,
         upstream,
@@ -220,7 +224,6 @@ async function startBareSide(
     // Awaited with collect below; until then a failure must not be an unhandled rejection (it
     // ended whole runs when the children were killed over budget).
     published.catch(() => {});
-    await untilUpstreamHoldsAll(upstream);
     return releaseAndCollect(
       context,
       upstream,
@@ -235,9 +238,7 @@ async function startBareSide(
   return { run, stop };
 }
 
-function rates(result: ModeResult | undefined, tokens: number) {
-  if (!result) throw new Error('mode did not run');
-  const { fleet, stats } = result;
+function rates({ fleet, stats }: ModeResult, tokens: number) {
   const seconds = fleet.spanMs / 1000;
   const latency = summarize(...fleet.latencies);
   return {
@@ -259,40 +260,34 @@ function rates(result: ModeResult | undefined, tokens: number) {
 
 type Rates = ReturnType<typeof rates>;
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
-
 /** A side's paced rounds as one: medians of the per-round figures, totals of the counts. */
 function overRounds(rounds: readonly Rates[]): Rates & { rounds: readonly Rates[] } {
   const sum = (pick: (round: Rates) => number) =>
     rounds.reduce((total, round) => total + pick(round), 0);
+  // With an odd number of rounds the nearest-rank p50 is the middle one.
+  const median = (pick: (round: Rates) => number) => summarize(Float64Array.from(rounds, pick)).p50;
   const deltas = sum((round) => round.deltas);
   const serverCpuMs = sum((round) => round.serverCpuMs);
   return {
-    eventsPerSecond: median(rounds.map((round) => round.eventsPerSecond)),
+    eventsPerSecond: median((round) => round.eventsPerSecond),
     deliveredShare: sum((round) => round.deliveredShare) / rounds.length,
-    tokensPerSecond: median(rounds.map((round) => round.tokensPerSecond)),
-    latencyP50: median(rounds.map((round) => round.latencyP50)),
-    latencyP99: median(rounds.map((round) => round.latencyP99)),
+    tokensPerSecond: median((round) => round.tokensPerSecond),
+    latencyP50: median((round) => round.latencyP50),
+    latencyP99: median((round) => round.latencyP99),
     cpuMicrosPerEvent: (serverCpuMs * 1000) / Math.max(1, deltas),
     deltas,
     spanMs: sum((round) => round.spanMs),
     failedStreams: sum((round) => round.failedStreams),
     firstFailure: rounds.find((round) => round.firstFailure)?.firstFailure,
-    serverEventLoopDelayP99: median(rounds.map((round) => round.serverEventLoopDelayP99)),
+    serverEventLoopDelayP99: median((round) => round.serverEventLoopDelayP99),
     serverCpuMs,
     rounds,
   };
 }
 
 /**
- * Saturation once on each side, then the paced rounds in ABBA order. Each window is noted as it
- * ends, so a run stopped over budget still reports what it measured.
+ * Saturation once on each side, a paced warm-up round each, then the paced rounds in ABBA order.
+ * Each window is noted as it ends, so a run stopped over budget still reports what it measured.
  */
 async function measureSides(context: ScenarioContext, backend: BackendKind, upstream: Upstream) {
   const parley = await startParleySide(context, backend, upstream);
