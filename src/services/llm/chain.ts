@@ -73,7 +73,8 @@ export class LlmChain implements LlmProvider {
   async *stream(turns: readonly ChatTurn[], signal: AbortSignal): AsyncGenerator<LlmChunk> {
     const asked = performance.now();
     const deadline = Date.now() + this.retry.deadlineMs;
-    let lastFailure: GenerationFailure = NOTHING_AVAILABLE();
+    // Made only when it is thrown: an Error captures its stack, once per answer otherwise.
+    let lastFailure: GenerationFailure | undefined;
     for (const link of this.links) {
       if (Date.now() >= deadline) break;
       let opened: OpenedStream;
@@ -88,7 +89,7 @@ export class LlmChain implements LlmProvider {
       yield* this.rest(link, opened.chunks, opened.first, signal, asked);
       return;
     }
-    throw lastFailure;
+    throw lastFailure ?? NOTHING_AVAILABLE();
   }
 
   /** Tries one model until its first chunk arrives, retrying transient failures. */
@@ -192,7 +193,8 @@ export class LlmChain implements LlmProvider {
     signal: AbortSignal,
   ): Promise<Completion> {
     const deadline = Date.now() + this.retry.deadlineMs;
-    let lastFailure: GenerationFailure = NOTHING_AVAILABLE();
+    // Made only when it is thrown: an Error captures its stack, once per answer otherwise.
+    let lastFailure: GenerationFailure | undefined;
     for (const link of this.links) {
       if (Date.now() >= deadline) break;
       try {
@@ -204,7 +206,7 @@ export class LlmChain implements LlmProvider {
         if (!(error instanceof BreakerOpenError)) lastFailure = asFailure(error);
       }
     }
-    throw lastFailure;
+    throw lastFailure ?? NOTHING_AVAILABLE();
   }
 
   private async completeOn(
