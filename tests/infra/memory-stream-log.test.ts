@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryBackend } from '../../src/infra/backend/memory.js';
 import type { Backend } from '../../src/infra/backend/types.js';
-import type { StreamEvent } from '../../src/model.js';
+import type { DeltaEvent } from '../../src/model.js';
 
 /**
  * The embedded log's own rules, beyond the contract both backends share: its TTL (one timer per
@@ -10,7 +10,7 @@ import type { StreamEvent } from '../../src/model.js';
 const TTL_SECONDS = 10;
 const messageId = 'message-ttl';
 
-const delta = (seq: number): StreamEvent => ({
+const delta = (seq: number): DeltaEvent => ({
   type: 'delta',
   messageId,
   seq,
