@@ -3,6 +3,7 @@ import { Session } from 'node:inspector/promises';
 import { Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
+import { type ThreadCpu, threadCpu, threadCpuSince } from './thread-cpu.js';
 
 /**
  * What every server process (ours and the baselines) reports about itself, measured from the
@@ -18,6 +19,10 @@ export interface ProcessStats {
   eventLoopDelay: { p50: number; p99: number; max: number };
   /** CPU time (user + system) since the last reset, in ms, and the wall time it spans. */
   cpuMs: number;
+  /** The same CPU time split two ways: user and system, and by thread (see thread-cpu.ts). */
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  threadCpu: ThreadCpu | undefined;
   elapsedMs: number;
   /** Active libuv handles and requests by type (process.getActiveResourcesInfo). */
   handles: Record<string, number>;
@@ -52,6 +57,7 @@ export function probeMethods(options: ProbeOptions = {}) {
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
   let cpuMark = process.cpuUsage();
+  let threadMark = threadCpu();
   let timeMark = performance.now();
   let profiler: Session | undefined;
 
@@ -71,6 +77,9 @@ export function probeMethods(options: ProbeOptions = {}) {
         max: delay.max / NS_PER_MS,
       },
       cpuMs: (cpu.user + cpu.system) / 1000,
+      cpuUserMs: cpu.user / 1000,
+      cpuSystemMs: cpu.system / 1000,
+      threadCpu: threadCpuSince(threadCpu(), threadMark),
       elapsedMs: performance.now() - timeMark,
       handles,
       handleCount: Object.values(handles).reduce((sum, count) => sum + count, 0),
@@ -83,6 +92,7 @@ export function probeMethods(options: ProbeOptions = {}) {
     resetStats: () => {
       delay.reset();
       cpuMark = process.cpuUsage();
+      threadMark = threadCpu();
       timeMark = performance.now();
     },
     localPortsTo,

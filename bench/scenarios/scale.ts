@@ -44,7 +44,8 @@ import type { ParleyMethods } from '../targets/parley.js';
  *   on either): the servers' CPU per delivered event, two (summed) against one. Rounds alternate
  *   one, two, one, two, one, two so that drift on a shared machine touches both alike (with two
  *   rounds each, one round of a deployment differed from its other by up to 1.3x), after a warm-up
- *   round of each that is not counted.
+ *   round of each that is not counted. Each round's details split that CPU into user and system
+ *   time and into the main thread and the runtime's helper threads.
  */
 const SOCKETS = 10_000;
 /** Held streams the crowd follows: 100 subscribers each. */
@@ -207,11 +208,38 @@ interface RoundResult {
   firstFailure: string | undefined;
   cpuMs: number;
   cpuMsByServer: number[];
+  /**
+   * The same CPU summed over the servers, split: user and system time, and main thread against
+   * V8's and libuv's helper threads (where one instance and two differ, see the README).
+   */
+  cpuSplit: CpuSplit;
   latencyP50: number;
   latencyP99: number;
   spanMs: number;
   /** Commands the bench's Redis ran during the measured window (scripts' own included). */
   redisCommands: number;
+}
+
+interface CpuSplit {
+  userMs: number;
+  systemMs: number;
+  /** Undefined where threads cannot be told apart (not Linux). */
+  mainThreadMs: number | undefined;
+  helperThreadsMs: number | undefined;
+}
+
+function sumSplits(splits: readonly CpuSplit[]): CpuSplit {
+  const sum = (part: (split: CpuSplit) => number | undefined) =>
+    splits.reduce<number | undefined>((total, split) => {
+      const value = part(split);
+      return total === undefined || value === undefined ? undefined : total + value;
+    }, 0);
+  return {
+    userMs: sum((split) => split.userMs) ?? 0,
+    systemMs: sum((split) => split.systemMs) ?? 0,
+    mainThreadMs: sum((split) => split.mainThreadMs),
+    helperThreadsMs: sum((split) => split.helperThreadsMs),
+  };
 }
 
 /**
@@ -295,6 +323,14 @@ async function fanoutRound(
     firstFailure: fleets.find((fleet) => fleet.firstFailure)?.firstFailure,
     cpuMs: run.stats.reduce((sum, stats) => sum + stats.cpuMs, 0),
     cpuMsByServer: run.stats.map((stats) => stats.cpuMs),
+    cpuSplit: sumSplits(
+      run.stats.map((stats) => ({
+        userMs: stats.cpuUserMs,
+        systemMs: stats.cpuSystemMs,
+        mainThreadMs: stats.threadCpu?.mainMs,
+        helperThreadsMs: stats.threadCpu?.helpersMs,
+      })),
+    ),
     latencyP50: latency.p50,
     latencyP99: latency.p99,
     spanMs: Math.max(...fleets.map((fleet) => fleet.spanMs)),
@@ -343,6 +379,7 @@ function totals(rounds: readonly RoundResult[]) {
     cpuMs,
     cpuMicrosPerEvent: (cpuMs * 1000) / Math.max(1, deltas),
     cpuMicrosPerToken: (cpuMs * 1000) / Math.max(1, tokens),
+    cpuSplit: sumSplits(rounds.map((round) => round.cpuSplit)),
     redisCommands,
     redisCommandsPerToken: redisCommands / Math.max(1, tokens),
     failed: rounds.reduce((sum, round) => sum + round.failed, 0),
