@@ -2,21 +2,37 @@ import type { Child } from './children.js';
 import type { ProbeMethods } from './target-probe.js';
 
 /**
- * What a crowd of idle clients costs a server: its memory after full collections, then the CPU
- * it spends over a quiet window (the idle and scale scenarios).
+ * What a crowd of idle clients costs a server: its memory once it has settled, then the CPU it
+ * spent over a quiet window (the idle and scale scenarios).
  */
 export interface Footprint {
   clients: number;
+  /** After the quiet window and two more full collections: the figures. */
   rssBytes: number;
   heapUsedBytes: number;
+  heapTotalBytes: number;
+  /**
+   * The same right after the crowd arrived (two full collections, no wait). V8 still holds the
+   * pages the arrival's garbage grew the heap to: Parley's RSS on Redis at 10,000 sockets was
+   * 424 MB in one run and 562 MB in the next with about the same live heap (225 and 230 MB),
+   * 125 MB of it committed and unused, and 430-458 MB a quiet window later. Kept to show it.
+   */
+  atArrival: { rssBytes: number; heapUsedBytes: number; heapTotalBytes: number };
   /** CPU the server spent during the quiet window, as a share of one core. */
   idleCpuShare: number;
 }
 
+const memoryOf = (stats: { rssBytes: number; heapUsedBytes: number; heapTotalBytes: number }) => ({
+  rssBytes: stats.rssBytes,
+  heapUsedBytes: stats.heapUsedBytes,
+  heapTotalBytes: stats.heapTotalBytes,
+});
+
 /**
  * Memory after two full collections, then CPU while `quiet` runs (a wait: `sleep(ms)`, or
  * something watching another side of the server over exactly the same window, whose result comes
- * back with the footprint).
+ * back with the footprint), then memory again after two more: the same rule for Parley and for
+ * the bare stack.
  */
 export async function footprint<T>(
   server: Child<ProbeMethods>,
@@ -24,17 +40,14 @@ export async function footprint<T>(
   quiet: () => Promise<T>,
 ): Promise<{ footprint: Footprint; during: T }> {
   await server.call('collectGarbage');
-  const memory = await server.call('stats');
+  const atArrival = memoryOf(await server.call('stats'));
   await server.call('resetStats');
   const during = await quiet();
   const idle = await server.call('stats');
+  await server.call('collectGarbage');
+  const settled = memoryOf(await server.call('stats'));
   return {
-    footprint: {
-      clients,
-      rssBytes: memory.rssBytes,
-      heapUsedBytes: memory.heapUsedBytes,
-      idleCpuShare: idle.cpuMs / idle.elapsedMs,
-    },
+    footprint: { clients, ...settled, atArrival, idleCpuShare: idle.cpuMs / idle.elapsedMs },
     during,
   };
 }
