@@ -1,28 +1,28 @@
 import type { Child } from './children.js';
-import type { ProbeMethods } from './target-probe.js';
+import type { ProbeMethods, ProcessStats } from './target-probe.js';
+
+/** A server's memory at one moment. */
+type Memory = Pick<ProcessStats, 'rssBytes' | 'heapUsedBytes' | 'heapTotalBytes'>;
 
 /**
- * What a crowd of idle clients costs a server: its memory once it has settled, then the CPU it
- * spent over a quiet window (the idle and scale scenarios).
+ * What a crowd of idle clients costs a server: its memory once it has settled (after the quiet
+ * window and two more full collections: the figures), then the CPU it spent over that window
+ * (the idle and scale scenarios).
  */
-export interface Footprint {
+export interface Footprint extends Memory {
   clients: number;
-  /** After the quiet window and two more full collections: the figures. */
-  rssBytes: number;
-  heapUsedBytes: number;
-  heapTotalBytes: number;
   /**
    * The same right after the crowd arrived (two full collections, no wait). V8 still holds the
    * pages the arrival's garbage grew the heap to: Parley's RSS on Redis at 10,000 sockets was
    * 424 MB in one run and 562 MB in the next with about the same live heap (225 and 230 MB),
    * 125 MB of it committed and unused, and 430-458 MB a quiet window later. Kept to show it.
    */
-  atArrival: { rssBytes: number; heapUsedBytes: number; heapTotalBytes: number };
+  atArrival: Memory;
   /** CPU the server spent during the quiet window, as a share of one core. */
   idleCpuShare: number;
 }
 
-const memoryOf = (stats: { rssBytes: number; heapUsedBytes: number; heapTotalBytes: number }) => ({
+const memoryOf = (stats: Memory): Memory => ({
   rssBytes: stats.rssBytes,
   heapUsedBytes: stats.heapUsedBytes,
   heapTotalBytes: stats.heapTotalBytes,

@@ -150,7 +150,7 @@ async function pollOpenSubscriptions(
   let open = 0;
   await pollUntil(
     async () => {
-      open = (await server.call('stats')).counters.openSubscriptions ?? 0;
+      open = (await server.call('counters')).openSubscriptions ?? 0;
       return done(open);
     },
     () => `server has ${open} open subscriptions, wanted ${wanted}`,
